@@ -1,0 +1,25 @@
+# The two commands a new user needs are `make demo` and `make test`; both install what they need.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install test demo bench lint clean
+
+install:
+	@bash tools/install.sh
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install
+	@bash tools/demo.sh
+
+bench: install
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

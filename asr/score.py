@@ -1,0 +1,81 @@
+"""``asr score``: WER and CER of a hypothesis file against a reference file, with an alignment report.
+
+Each file is either JSON Lines with ``id`` and ``text`` (a manifest, or ``asr transcribe --format json`` output)
+or plain text, one ``ID words...`` line per utterance (Kaldi's text format). Utterances pair by id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from asr.errors import InputError
+from asr.metrics import ErrorRateAccumulator
+from asr.text import normalize_text
+
+
+def read_transcripts(path: str | os.PathLike) -> dict[str, str]:
+    """``{utterance id: text}`` from a JSON Lines file or ``ID text`` lines; bad lines are reported by number."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    texts: dict[str, str] = {}
+    problems: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                record = json.loads(line)
+                utt_id, text = str(record["id"]), str(record.get("text", ""))
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                problems.append(f"line {number}: not a JSON object with an 'id' ({err})")
+                continue
+        else:
+            utt_id, _, text = line.strip().partition(" ")
+        if utt_id in texts:
+            problems.append(f"line {number}: id {utt_id!r} appears twice")
+        texts[utt_id] = text
+    if problems:
+        raise InputError(path, "; ".join(problems))
+    return texts
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ref", help="reference transcripts (JSON Lines with id/text, or 'ID text' lines)")
+    parser.add_argument("hyp", help="hypothesis transcripts, same formats")
+    parser.add_argument("--normalize", action="store_true", help="apply English normalisation to both sides")
+    parser.add_argument("--report", help="write the per-utterance alignment report to this file")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    refs, hyps = read_transcripts(args.ref), read_transcripts(args.hyp)
+    missing = sorted(set(refs) - set(hyps))
+    extra = sorted(set(hyps) - set(refs))
+    scores = ErrorRateAccumulator()
+    for utt_id, ref in refs.items():
+        hyp = hyps.get(utt_id, "")
+        if args.normalize:
+            ref, hyp = normalize_text(ref), normalize_text(hyp)
+        scores.add(ref, hyp, utt_id)
+    if missing:
+        print(f"asr score: {len(missing)} reference utterances have no hypothesis (scored as empty), "
+              f"e.g. {missing[0]}", file=sys.stderr)
+    if extra:
+        print(f"asr score: {len(extra)} hypotheses have no reference and were ignored, e.g. {extra[0]}",
+              file=sys.stderr)
+    if args.report:
+        Path(args.report).write_text(scores.report(), encoding="utf-8")
+    summary = scores.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        w = scores.words
+        print(f"WER {100 * scores.wer:.2f}%  [{w.errors} / {w.reference_length}: {w.substitutions} sub, "
+              f"{w.deletions} del, {w.insertions} ins]  CER {100 * scores.cer:.2f}%  "
+              f"({len(scores.utterances)} utterances)" + (f"; report: {args.report}" if args.report else ""))
+    return 0

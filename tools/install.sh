@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `make install`: Debian packages (only the missing ones), a virtual environment in .venv with torch
+# and the project installed editable. Idempotent: a second run with nothing changed takes a fraction
+# of a second, because the pip step is skipped while its inputs (pyproject.toml, this script, the
+# torch flavour) hash to the stamp written by the last successful install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+TORCH_VERSION=2.13.0
+
+# --- 1. Debian packages -------------------------------------------------------------------------
+packages=$(grep -v -e '^#' -e '^\s*$' tools/apt-packages.txt)
+if command -v dpkg-query >/dev/null 2>&1; then
+    missing=()
+    for p in $packages; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        line="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+        if [[ $(id -u) -ne 0 ]]; then
+            echo "install: these Debian packages are missing; as root, run:" >&2
+            echo "    sudo sh -c '$line'" >&2
+            exit 1
+        fi
+        echo "install: Debian packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+else
+    echo "install: not a Debian system; make sure these are installed: $(echo $packages)" >&2
+fi
+
+# --- 2. which torch -----------------------------------------------------------------------------
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    flavour=cuda
+else
+    flavour=cpu
+fi
+
+# --- 3. virtual environment ---------------------------------------------------------------------
+stamp="$VENV/.install-stamp"
+want=$( (cat pyproject.toml tools/install.sh; echo "$flavour $TORCH_VERSION") | sha256sum | cut -d' ' -f1)
+if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $VENV/bin/asr ]]; then
+    exit 0
+fi
+
+if [[ ! -x $VENV/bin/python ]]; then
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+        { echo "install: Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" --version))" >&2; exit 1; }
+    "$PYTHON" -m venv "$VENV"
+fi
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+
+installed_torch=$("$VENV/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null || true)
+if [[ $flavour == cuda ]]; then
+    # PyPI's Linux wheel of torch is the CUDA build.
+    [[ $installed_torch == "$TORCH_VERSION" || $installed_torch == "$TORCH_VERSION+cu"* ]] ||
+        "${pip[@]}" install "torch==$TORCH_VERSION"
+else
+    # Never let pip resolve a bare `torch` here: PyPI's wheel pulls several GB of CUDA libraries.
+    # The CPU wheel is taken from pip's find-links when present, else from PyTorch's CPU index.
+    if [[ $installed_torch != "$TORCH_VERSION+cpu" ]]; then
+        echo "install: torch $TORCH_VERSION (CPU build)"
+        "${pip[@]}" install "torch==$TORCH_VERSION+cpu" 2>/dev/null ||
+            "${pip[@]}" install "torch==$TORCH_VERSION+cpu" --index-url https://download.pytorch.org/whl/cpu
+    fi
+fi
+
+echo "install: the asr package and its Python dependencies"
+# torch is already present and satisfies the project's range, so this never replaces it.
+# (This machine's pip configuration names local index folders that may be absent: drop that noise.)
+"${pip[@]}" install -e ".[dev]" 2> >(grep -v -e "is ignored: it is neither" >&2)
+"$VENV/bin/python" - <<PY
+import sys, torch
+if "$flavour" == "cpu" and torch.version.cuda is not None:
+    sys.exit(f"install: expected the CPU build of torch, found {torch.__version__}")
+import asr  # noqa: F401  (the editable install works)
+PY
+echo "$want" > "$stamp"
+echo "install: ready ($VENV, torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)'))"
