@@ -16,7 +16,7 @@ demo: install
 	@bash tools/demo.sh
 
 bench: install
-	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+	@set -e; for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b; done
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, print_table, single_thread, time_interleaved, write_results  # noqa: E402
+from _common import machine, print_table, single_thread, time_interleaved, write_results  # noqa: E402
 
 single_thread()
 
