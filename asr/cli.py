@@ -25,6 +25,13 @@ class Command:
 # name → Command, or name → {subname → Command} for a command group such as `asr prep`.
 COMMANDS: dict[str, Command | dict[str, Command]] = {
     "score": Command("asr.score", "word and character error rates of hypotheses against references"),
+    "prep": {
+        "librispeech": Command("data_prep.librispeech", "LibriSpeech subsets (official layout) to manifests"),
+        "synthetic": Command("data_prep.synthetic", "generate the default English speech corpus with no network"),
+        "validate": Command("asr.data.manifest", "check every line of a manifest and optionally clean it"),
+        "speed-perturb": Command("asr.data.speed", "add speed-perturbed copies of a manifest's utterances"),
+    },
+    "features": Command("asr.data.store", "extract log-mel features of manifests into a feature store"),
 }
 
 
