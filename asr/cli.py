@@ -25,6 +25,8 @@ class Command:
 # name → Command, or name → {subname → Command} for a command group such as `asr prep`.
 COMMANDS: dict[str, Command | dict[str, Command]] = {
     "score": Command("asr.score", "word and character error rates of hypotheses against references"),
+    "train": Command("asr.train", "train an acoustic model (Hydra overrides; also torchrun -m asr.train)"),
+    "average": Command("asr.training.checkpoint", "average checkpoints of a run into a packaged model"),
     "prep": {
         "librispeech": Command("data_prep.librispeech", "LibriSpeech subsets (official layout) to manifests"),
         "synthetic": Command("data_prep.synthetic", "generate the default English speech corpus with no network"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +48,51 @@ def speech_wav(tmp_path_factory, espeak) -> Path:
             "and seven silver swans swim south in the summer sun.")
     subprocess.run([espeak, "-w", str(path), text], check=True)
     return path
+
+
+TINY_SENTENCES = [
+    "the cat sat on the mat", "a dog ran in the park", "she sells sea shells", "birds fly south in winter",
+    "open the door please", "the sun is bright today", "we read books at night", "my car is red",
+    "green leaves fall slowly", "he drinks hot tea", "the river runs deep", "they sing a happy song",
+]
+
+
+@dataclass
+class TinyCorpus:
+    root: Path
+    train: Path  # manifest of all utterances
+    dev: Path  # manifest of the first four
+    store: Path  # feature store of all of them
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory, espeak) -> TinyCorpus:
+    """Twelve short espeak-ng utterances (two voices), their manifests and a feature store."""
+    from asr.audio import audio_info
+    from asr.data import Utterance, extract_features, write_manifest
+    from asr.features import FeatureConfig
+
+    root = tmp_path_factory.mktemp("tiny_corpus")
+    (root / "wav").mkdir()
+    utts = []
+    for i, sentence in enumerate(TINY_SENTENCES):
+        voice = "en-us" if i % 2 == 0 else "en"
+        path = root / "wav" / f"utt{i:02d}.wav"
+        subprocess.run([espeak, "-v", voice, "-s", "150", "-w", str(path), sentence], check=True)
+        utts.append(Utterance(f"utt{i:02d}", str(path), audio_info(path).duration, sentence, voice))
+    write_manifest(root / "train.jsonl", utts)
+    write_manifest(root / "dev.jsonl", utts[:4])
+    extract_features([root / "train.jsonl"], root / "store", FeatureConfig(), workers=1, progress=False)
+    return TinyCorpus(root, root / "train.jsonl", root / "dev.jsonl", root / "store")
+
+
+def train_overrides(corpus: TinyCorpus, run_dir: Path, **extra) -> list[str]:
+    """Hydra overrides for a fast, deterministic CPU training run on ``corpus``."""
+    base = {
+        "model": "tiny", "augment": "none", "data.train_manifest": corpus.train, "data.dev_manifest": corpus.dev,
+        "data.store": corpus.store, "run_dir": run_dir, "train.threads": 1, "train.max_frames": 600,
+        "train.warmup_steps": 5, "train.lr": 3e-3, "train.epochs": 2, "log.wandb": "off",
+        "log.tensorboard": False, "log.progress_bar": False,
+    }
+    base.update(extra)
+    return [f"{k}={v}" for k, v in base.items()]

@@ -1,0 +1,1 @@
+"""Training: the loop (trainer), process groups (distributed), checkpoints, metric loggers."""

@@ -1,0 +1,399 @@
+"""The training loop: one function, read top to bottom.
+
+    data → (SpecAugment) → model → CTC loss → backward (accumulated, DDP-synchronised) → clip → AdamW → schedule
+    every epoch: dev loss + greedy WER/CER → last.pt, the best-k checkpoints, early stopping
+    at the end: model.pt (the best epoch, packaged), curves.png
+
+Determinism. Each global batch seeds the RNG from (seed, epoch, global batch index) before its forward pass, so
+dropout and SpecAugment draw the same numbers for a batch whichever rank processes it, a W-process run equals a
+single-process run that accumulates the same W batches per step, and a resumed run redraws exactly what the
+interrupted one would have. Checkpoints land only on optimizer-step boundaries and record the sampler position.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from asr.data import (
+    BucketingBatchSampler,
+    FeatureStore,
+    SpecAugment,
+    SpecAugmentConfig,
+    SpeechDataset,
+    collate,
+)
+from asr.data.manifest import read_manifest
+from asr.errors import ASRError, InputError
+from asr.features import FeatureConfig
+from asr.metrics import ErrorCounts, char_errors, word_errors
+from asr.model import AcousticModel, ModelConfig
+from asr.text import BPETokenizer, CharTokenizer, Tokenizer, normalize_text, tokenizer_from_dict
+from asr.training import distributed
+from asr.training.checkpoint import (
+    LAST,
+    BestCheckpoints,
+    load_checkpoint,
+    packaged_from_checkpoint,
+    save_checkpoint,
+)
+from asr.training.loggers import LogConfig, MetricLoggers, plot_curves
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    max_frames: int = 20000  # padded input frames per batch on each rank
+    max_batch_size: int | None = None
+    sortagrad: bool = True  # first epoch shortest-first
+    accumulate: int = 1  # batches per optimizer step on each rank
+    batches_multiple_of: int | None = None  # None: the world size (see BucketingBatchSampler)
+    lr: float = 1e-3
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    weight_decay: float = 0.01
+    warmup_steps: int = 500
+    schedule: str = "cosine"  # cosine | linear | constant (after warmup)
+    min_lr_ratio: float = 0.05  # where cosine / linear decay ends, relative to lr
+    grad_clip: float = 5.0  # global gradient norm
+    amp: str = "off"  # off | bf16 | fp16 — CUDA only
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # CPU threads for torch (0: torch's default)
+    num_workers: int = 0  # DataLoader worker processes
+    seed: int = 1234
+    keep_best: int = 3  # epoch checkpoints kept, by dev WER
+    patience: int = 0  # stop after this many epochs without a better dev WER (0: never)
+    checkpoint_every_steps: int = 0  # also write last.pt every N steps (0: only at epoch ends)
+    stop_after_steps: int = 0  # end this run after N steps, checkpointed; the next run resumes (0: off)
+    resume: bool = True  # continue from RUN_DIR/checkpoints/last.pt when it exists
+
+
+@dataclass
+class DataConfig:
+    train_manifest: str = "data/synthetic/train.jsonl"
+    dev_manifest: str = "data/synthetic/dev.jsonl"
+    store: str = "data/synthetic/features"
+    tokenizer: str = "char"  # char | bpe
+    bpe_vocab_size: int = 256
+
+
+def batch_seed(seed: int, epoch: int, global_index: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch, global_index]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def lr_factor(step: int, config: TrainConfig, total_steps: int) -> float:
+    """Linear warmup to 1, then constant, cosine or linear decay to ``min_lr_ratio`` at ``total_steps``."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
+    floor = config.min_lr_ratio
+    if config.schedule == "linear":
+        return floor + (1 - floor) * (1 - progress)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """No weight decay on biases and normalisation gains."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.dim() < 2 or "norm" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def ctc_loss(log_probs: torch.Tensor, out_lengths: torch.Tensor, targets: torch.Tensor,
+             target_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed CTC loss of the batch and its target-token count; infeasible alignments count zero."""
+    per_utt = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, blank=0,
+                         reduction="none", zero_infinity=True)
+    return per_utt.sum(), target_lengths.sum()
+
+
+def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                   clip: float) -> tuple[float, bool]:
+    """Unscale, clip to ``clip`` global norm, step unless the gradient is non-finite. Returns (norm, stepped)."""
+    scaler.unscale_(optimizer)
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else float("inf"))
+    finite = bool(torch.isfinite(norm))
+    if finite:
+        scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return float(norm), finite
+
+
+def greedy_texts(log_probs: torch.Tensor, lengths: torch.Tensor, tokenizer: Tokenizer) -> list[str]:
+    """Best path: argmax per frame, merge repeats, drop blanks."""
+    best = log_probs.argmax(-1).cpu()
+    texts = []
+    for row, n in zip(best, lengths.tolist()):
+        ids = torch.unique_consecutive(row[:n]).tolist()
+        texts.append(" ".join(tokenizer.decode([i for i in ids if i != tokenizer.blank_id]).split()))
+    return texts
+
+
+@torch.no_grad()
+def evaluate(model: AcousticModel, loader: DataLoader, tokenizer: Tokenizer, device: torch.device,
+             autocast) -> dict[str, float]:
+    """Dev loss per token and greedy WER/CER, summed over every rank's share of the dev set."""
+    model.eval()
+    loss_sum = tokens = 0.0
+    words, chars = ErrorCounts(), ErrorCounts()
+    for batch in loader:
+        batch = batch.to(device)
+        with autocast():
+            log_probs, out_lengths = model(batch.features, batch.feature_lengths)
+        loss, n = ctc_loss(log_probs.float(), out_lengths, batch.targets, batch.target_lengths)
+        loss_sum += float(loss)
+        tokens += float(n)
+        for ref, hyp in zip(batch.texts, greedy_texts(log_probs, out_lengths, tokenizer)):
+            words += word_errors(ref, hyp)
+            chars += char_errors(ref, hyp)
+    model.train()
+    totals = distributed.all_reduce_sum(
+        [loss_sum, tokens, words.substitutions, words.deletions, words.insertions, words.reference_length,
+         chars.substitutions, chars.deletions, chars.insertions, chars.reference_length], device)
+    w = ErrorCounts(*map(int, totals[2:6]))
+    c = ErrorCounts(*map(int, totals[6:10]))
+    return {"loss": totals[0] / max(totals[1], 1.0), "wer": w.rate, "cer": c.rate}
+
+
+def build_tokenizer(config: DataConfig, texts: list[str]) -> Tokenizer:
+    if config.tokenizer == "char":
+        return CharTokenizer()
+    if config.tokenizer == "bpe":
+        return BPETokenizer.train(texts, vocab_size=config.bpe_vocab_size)
+    raise ASRError(f"data.tokenizer must be 'char' or 'bpe', not {config.tokenizer!r}")
+
+
+def _datasets(config: DataConfig, store: FeatureStore, tokenizer: Tokenizer | None):
+    train_utts = read_manifest(config.train_manifest)
+    dev_utts = read_manifest(config.dev_manifest)
+    for manifest, utts in ((config.train_manifest, train_utts), (config.dev_manifest, dev_utts)):
+        missing = [u.id for u in utts if u.id not in store]
+        if missing:
+            raise InputError(manifest, f"{len(missing)} utterances have no features in {config.store} "
+                                       f"(e.g. {missing[0]}); run `asr features` on this manifest")
+    if tokenizer is None:
+        tokenizer = build_tokenizer(config, [normalize_text(u.text) for u in train_utts])
+    return SpeechDataset(train_utts, store, tokenizer), SpeechDataset(dev_utts, store, tokenizer), tokenizer
+
+
+def train(cfg: DictConfig) -> Path:
+    """Train as configured by ``cfg`` (the composed Hydra tree); returns the run folder."""
+    dist = distributed.setup(cfg.train.device)
+    try:
+        return _train(cfg, dist)
+    finally:
+        distributed.teardown()
+
+
+def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
+    tc = TrainConfig(**cfg.train)
+    dc = DataConfig(**cfg.data)
+    lc = LogConfig(**cfg.log)
+    run_dir = Path(cfg.run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    device = dist.device
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    if dist.is_main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        for stale in ckpt_dir.glob(".*.tmp"):  # left by a process killed mid-write
+            stale.unlink()
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    distributed.barrier()
+
+    # --- resume state, data, model ------------------------------------------------------------------
+    resumed = load_checkpoint(ckpt_dir / LAST) if tc.resume and (ckpt_dir / LAST).is_file() else None
+    store = FeatureStore(dc.store)
+    wanted = FeatureConfig(**cfg.features)
+    if store.feature_config != wanted:
+        raise InputError(dc.store, f"features were extracted with {store.feature_config}, but the experiment "
+                                   f"asks for {wanted}; re-run `asr features` or fix the features config")
+    train_set, dev_set, tokenizer = _datasets(dc, store, tokenizer_from_dict(resumed["tokenizer"]) if resumed else None)
+    sampler = BucketingBatchSampler(train_set.num_frames, tc.max_frames, shuffle=True, seed=tc.seed,
+                                    rank=dist.rank, world_size=dist.world_size, sortagrad=tc.sortagrad,
+                                    max_batch_size=tc.max_batch_size,
+                                    batches_multiple_of=tc.batches_multiple_of or dist.world_size)
+    loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate, num_workers=tc.num_workers,
+                        pin_memory=device.type == "cuda", persistent_workers=tc.num_workers > 0)
+    dev_loader = DataLoader(dev_set, collate_fn=collate, num_workers=tc.num_workers,
+                            batch_sampler=BucketingBatchSampler(dev_set.num_frames, tc.max_frames, shuffle=False,
+                                                                rank=dist.rank, world_size=dist.world_size))
+    model_config = ModelConfig(**{**OmegaConf.to_container(cfg.model, resolve=True),
+                                  "input_size": store.feature_config.n_mels, "vocab_size": tokenizer.vocab_size})
+    torch.manual_seed(tc.seed)  # identical initial weights on every rank
+    model = AcousticModel(model_config).to(device)
+    ddp_model = (DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+                 if dist.distributed else model)
+    optimizer = torch.optim.AdamW(parameter_groups(model, tc.weight_decay), lr=tc.lr, betas=tuple(tc.betas))
+    steps_per_epoch = math.ceil(len(sampler) / tc.accumulate)
+    total_steps = steps_per_epoch * tc.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, tc, total_steps))
+    use_amp = tc.amp in ("bf16", "fp16") and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if tc.amp == "bf16" else torch.float16
+
+    def autocast():
+        return torch.autocast("cuda", dtype=amp_dtype, enabled=use_amp)
+
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and tc.amp == "fp16")
+    specaugment = SpecAugment(SpecAugmentConfig(**cfg.augment)).to(device)
+
+    epoch = position = step = bad_epochs = 0
+    history: list[dict] = []
+    best = BestCheckpoints(ckpt_dir, tc.keep_best)
+    if resumed:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        scaler.load_state_dict(resumed["scaler"])
+        epoch, position, step = resumed["epoch"], resumed["position"], resumed["step"]
+        history, bad_epochs = resumed["history"], resumed["bad_epochs"]
+        best = BestCheckpoints(ckpt_dir, tc.keep_best, resumed["best"])
+        torch.set_rng_state(resumed["rng"]["torch"])
+    loggers = MetricLoggers(run_dir, lc, dist.is_main, OmegaConf.to_container(cfg, resolve=True), resumed is not None)
+    frame_seconds = store.feature_config.hop_ms / 1000
+
+    def checkpoint_state() -> dict:
+        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
+                "position": position, "step": step, "history": history, "bad_epochs": bad_epochs,
+                "best": best.entries, "rng": {"torch": torch.get_rng_state()},
+                "model_config": model_config.to_dict(), "feature_config": store.feature_config.to_dict(),
+                "tokenizer": tokenizer.to_dict(), "cmvn": store.cmvn.to_dict(),
+                "config": OmegaConf.to_container(cfg, resolve=True),
+                "provenance": {"train_manifest": str(dc.train_manifest), "dev_manifest": str(dc.dev_manifest),
+                               "train_utterances": len(train_set), "train_hours": sum(train_set.durations) / 3600,
+                               "world_size": dist.world_size}}
+
+    if dist.is_main:
+        print(f"train: {len(train_set)} utterances ({sum(train_set.durations) / 3600:.2f} h), dev {len(dev_set)}; "
+              f"model {model.num_parameters() / 1e6:.2f}M parameters; {steps_per_epoch} steps/epoch × {tc.epochs} "
+              f"epochs on {dist.world_size} × {device.type}" + (f"; resuming at step {step}" if resumed else ""))
+
+    # --- the loop -----------------------------------------------------------------------------------
+    steps_this_run = 0
+    stopped_early = interrupted = False
+    while epoch < tc.epochs and not (stopped_early or interrupted):
+        sampler.set_epoch(epoch)
+        sampler.load_state_dict({"epoch": epoch, "position": position})
+        ddp_model.train()
+        batches = iter(loader)
+        n_batches = len(sampler)
+        progress = None
+        if dist.is_main and lc.progress_bar:
+            from tqdm import tqdm
+
+            progress = tqdm(total=n_batches, initial=position, desc=f"epoch {epoch + 1}/{tc.epochs}",
+                            dynamic_ncols=True, leave=False)
+        window = {"loss": 0.0, "tokens": 0.0, "frames": 0.0, "wait": 0.0, "start": time.perf_counter(),
+                  "norm": 0.0, "steps": 0, "skipped": 0}
+        while position < n_batches:
+            group = min(tc.accumulate, n_batches - position)
+            for j in range(group):
+                wait_start = time.perf_counter()
+                batch = next(batches).to(device, non_blocking=True)
+                window["wait"] += time.perf_counter() - wait_start
+                torch.manual_seed(batch_seed(tc.seed, epoch, (position + j) * dist.world_size + dist.rank))
+                sync = j == group - 1 or not dist.distributed
+                with (ddp_model.no_sync() if not sync else torch.enable_grad()), autocast():
+                    features = specaugment(batch.features, batch.feature_lengths)
+                    log_probs, out_lengths = ddp_model(features, batch.feature_lengths)
+                    loss_sum, tokens = ctc_loss(log_probs.float(), out_lengths, batch.targets, batch.target_lengths)
+                    loss = loss_sum / tokens.clamp(min=1)
+                    scaler.scale(loss / group).backward()
+                window["loss"] += float(loss_sum.detach())
+                window["tokens"] += float(tokens)
+                window["frames"] += float(batch.feature_lengths.sum())
+            norm, stepped = optimizer_step(model, optimizer, scaler, tc.grad_clip)
+            scheduler.step()
+            step += 1
+            steps_this_run += 1
+            position += group
+            window["norm"] += norm if math.isfinite(norm) else 0.0
+            window["steps"] += 1
+            if not stepped:
+                window["skipped"] += 1
+                if dist.is_main:
+                    print(f"train: step {step} skipped: non-finite gradient norm ({norm})")
+            if progress is not None:
+                progress.update(group)
+            if step % lc.every_steps == 0 or position == n_batches:
+                loss_sum, tokens, frames = distributed.all_reduce_sum(
+                    [window["loss"], window["tokens"], window["frames"]], device)
+                elapsed = time.perf_counter() - window["start"]
+                metrics = {"loss": loss_sum / max(tokens, 1.0), "lr": scheduler.get_last_lr()[0],
+                           "grad_norm": window["norm"] / window["steps"],
+                           "audio_s_per_s": frames * frame_seconds / elapsed,
+                           "data_wait_frac": window["wait"] / elapsed, "skipped_steps": window["skipped"],
+                           "epoch": epoch + position / n_batches}
+                loggers.log(step, metrics)
+                if progress is not None:
+                    progress.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2e}",
+                                         gnorm=f"{metrics['grad_norm']:.2f}",
+                                         audio_s_s=f"{metrics['audio_s_per_s']:.0f}")
+                window = {"loss": 0.0, "tokens": 0.0, "frames": 0.0, "wait": 0.0, "start": time.perf_counter(),
+                          "norm": 0.0, "steps": 0, "skipped": 0}
+            if tc.checkpoint_every_steps and step % tc.checkpoint_every_steps == 0 and position < n_batches:
+                if dist.is_main:
+                    save_checkpoint(checkpoint_state(), ckpt_dir / LAST)
+            if tc.stop_after_steps and steps_this_run >= tc.stop_after_steps and position < n_batches:
+                interrupted = True
+                break
+        if progress is not None:
+            progress.close()
+        if interrupted:
+            break
+
+        # --- end of epoch: dev evaluation, checkpoints, early stopping ----------------------------
+        dev = evaluate(model, dev_loader, tokenizer, device, autocast)
+        # DDP keeps replicas identical by construction; check it, since silent divergence would waste the run.
+        fingerprints = distributed.all_gather_object(distributed.weights_fingerprint(model))
+        if len(set(fingerprints)) > 1:
+            raise RuntimeError(f"weights differ across ranks after epoch {epoch + 1}: {fingerprints}")
+        dev["rank_fingerprints"] = fingerprints
+        epoch += 1
+        position = 0
+        improved = not history or dev["wer"] < min(h["wer"] for h in history)
+        bad_epochs = 0 if improved else bad_epochs + 1
+        history.append({"epoch": epoch, "step": step, **dev})
+        loggers.log(step, {k: v for k, v in dev.items() if k != "rank_fingerprints"}, kind="dev")
+        if dist.is_main:
+            print(f"epoch {epoch}/{tc.epochs}  step {step}  dev loss {dev['loss']:.3f}  "
+                  f"WER {100 * dev['wer']:.2f}%  CER {100 * dev['cer']:.2f}%" + ("  (best)" if improved else ""))
+            state = checkpoint_state()
+            best.add(epoch, dev["wer"], state)
+            state["best"] = best.entries
+            save_checkpoint(state, ckpt_dir / LAST)
+        stopped_early = distributed.broadcast_flag(bool(tc.patience) and bad_epochs >= tc.patience, device)
+        if stopped_early and dist.is_main:
+            print(f"train: early stop: no better dev WER for {tc.patience} epochs")
+        interrupted = bool(tc.stop_after_steps) and steps_this_run >= tc.stop_after_steps and epoch < tc.epochs
+
+    if interrupted:
+        if dist.is_main:
+            save_checkpoint(checkpoint_state(), ckpt_dir / LAST)
+            print(f"train: stopped after {steps_this_run} steps this run (step {step}); "
+                  f"run again to resume from {ckpt_dir / LAST}")
+    elif dist.is_main and history:
+        top = best.best
+        source = load_checkpoint(ckpt_dir / top["path"]) if top else checkpoint_state()
+        package = packaged_from_checkpoint(source, dev_wer=source["history"][-1]["wer"],
+                                           dev_cer=source["history"][-1]["cer"])
+        package.save(run_dir / "model.pt")
+        plot_curves(run_dir / "metrics.jsonl", run_dir / "curves.png")
+        print(f"train: done after {step} steps; best dev WER {100 * min(h['wer'] for h in history):.2f}%; "
+              f"wrote {run_dir / 'model.pt'}, {run_dir / 'curves.png'}, checkpoints in {ckpt_dir}")
+    loggers.close()
+    distributed.barrier()
+    return run_dir

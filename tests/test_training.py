@@ -1,0 +1,165 @@
+"""Training: schedule, clipping, overfitting, exact resume, checkpoints and averaging, every cell and direction."""
+
+import json
+import math
+
+import pytest
+import torch
+from conftest import train_overrides
+
+from asr.cli import main as asr_main
+from asr.package import load_packaged_model
+from asr.train import compose
+from asr.training.checkpoint import average_state_dicts, load_checkpoint
+from asr.training.trainer import TrainConfig, greedy_texts, lr_factor, optimizer_step, train
+
+
+def run(corpus, run_dir, **extra):
+    return train(compose(train_overrides(corpus, run_dir, **extra)))
+
+
+def last_state(run_dir):
+    return load_checkpoint(run_dir / "checkpoints" / "last.pt")
+
+
+def test_schedule_warms_up_then_decays():
+    config = TrainConfig(warmup_steps=10, schedule="cosine", min_lr_ratio=0.1)
+    factors = [lr_factor(s, config, 110) for s in range(111)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:]))
+    assert factors[110] == pytest.approx(0.1)
+    assert lr_factor(60, TrainConfig(warmup_steps=10, schedule="linear", min_lr_ratio=0.0), 110) == pytest.approx(0.5)
+
+
+def test_clipping_bounds_the_applied_gradient_norm():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(50, 50)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    (1000 * model(torch.randn(8, 50)).pow(2).sum()).backward()
+    raw = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+    before = [p.detach().clone() for p in model.parameters()]
+    norm, stepped = optimizer_step(model, optimizer, scaler, clip=2.0)
+    assert stepped and norm == pytest.approx(float(raw), rel=1e-5) and norm > 100
+    applied = torch.sqrt(sum((b - p.detach()).pow(2).sum() for b, p in zip(before, model.parameters())))
+    assert float(applied) == pytest.approx(2.0, rel=1e-4)  # SGD with lr 1 applies exactly the clipped gradient
+
+
+def test_non_finite_gradient_skips_the_step():
+    model = torch.nn.Linear(4, 4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1.0)
+    before = [p.detach().clone() for p in model.parameters()]
+    model(torch.full((2, 4), float("nan"))).sum().backward()
+    norm, stepped = optimizer_step(model, optimizer, torch.amp.GradScaler("cuda", enabled=False), clip=1.0)
+    assert not stepped and not math.isfinite(norm)
+    assert all(torch.equal(b, p) for b, p in zip(before, model.parameters()))
+
+
+def test_greedy_texts_collapse_repeats_and_blanks():
+    from asr.text import CharTokenizer
+
+    tok = CharTokenizer()
+    ids = [0, 4, 4, 0, 4, 1, 1, 5, 0, 0]  # _ b b _ b ␣ ␣ c _ _ → "bb c"
+    log_probs = torch.full((1, len(ids), tok.vocab_size), -10.0)
+    log_probs[0, torch.arange(len(ids)), torch.tensor(ids)] = 0.0
+    assert greedy_texts(log_probs, torch.tensor([len(ids)]), tok) == ["bb c"]
+    assert greedy_texts(log_probs, torch.tensor([3]), tok) == ["b"]
+
+
+@pytest.mark.slow
+def test_tiny_model_overfits_until_transcripts_are_exact(tiny_corpus, tmp_path):
+    four = tmp_path / "four.jsonl"
+    four.write_text("".join(tiny_corpus.train.read_text().splitlines(keepends=True)[:4]))
+    run_dir = run(tiny_corpus, tmp_path / "run", **{
+        "data.train_manifest": four, "data.dev_manifest": four, "train.epochs": 100, "train.max_frames": 500,
+        "train.lr": 5e-3, "train.schedule": "constant", "train.warmup_steps": 20, "train.patience": 0})
+    history = last_state(run_dir)["history"]
+    assert history[0]["wer"] > 0.9
+    assert history[-1]["wer"] == 0.0 and history[-1]["cer"] == 0.0
+    assert history[-1]["loss"] < 0.1 * history[0]["loss"]
+    # the packaged model transcribes its training utterances exactly
+    package = load_packaged_model(run_dir / "model.pt")
+    from asr.data import FeatureStore, SpeechDataset, collate
+    from asr.data.manifest import read_manifest
+
+    dataset = SpeechDataset(read_manifest(four), FeatureStore(tiny_corpus.store), package.tokenizer)
+    batch = collate([dataset[i] for i in range(len(dataset))])
+    with torch.no_grad():
+        log_probs, lengths = package.model(batch.features, batch.feature_lengths)
+    assert greedy_texts(log_probs, lengths, package.tokenizer) == batch.texts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_after", [3, 8])
+def test_interrupted_then_resumed_equals_uninterrupted(tiny_corpus, tmp_path, stop_after):
+    settings = {"train.epochs": 3, "augment": "specaugment", "model.dropout": 0.2, "train.accumulate": 2,
+                "train.max_frames": 400}
+    whole = run(tiny_corpus, tmp_path / "whole", **settings)
+    parted = tmp_path / "parted"
+    run(tiny_corpus, parted, **settings, **{"train.stop_after_steps": stop_after})
+    interrupted = last_state(parted)
+    assert interrupted["step"] == stop_after
+    run(tiny_corpus, parted, **settings)
+    a, b = last_state(whole), last_state(parted)
+    assert a["step"] == b["step"] > stop_after
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert [h["wer"] for h in a["history"]] == [h["wer"] for h in b["history"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_every_cell_and_direction_trains(tiny_corpus, tmp_path, cell, bidirectional):
+    run_dir = run(tiny_corpus, tmp_path / "run", **{"model.cell": cell, "model.bidirectional": bidirectional,
+                                                    "train.epochs": 3, "train.lr": 5e-3})
+    state = last_state(run_dir)
+    assert state["model_config"]["cell"] == cell and state["model_config"]["bidirectional"] == bidirectional
+    losses = [h["loss"] for h in state["history"]]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    load_packaged_model(run_dir / "model.pt")
+
+
+@pytest.mark.slow
+def test_run_folder_logs_checkpoints_and_average(tiny_corpus, tmp_path, capsys):
+    run_dir = run(tiny_corpus, tmp_path / "run", **{"train.epochs": 4, "train.keep_best": 2,
+                                                    "log.tensorboard": True, "log.wandb": "offline",
+                                                    "log.every_steps": 1})
+    assert "max_frames: 600" in (run_dir / "config.yaml").read_text()
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    train_records = [r for r in records if r["kind"] == "train"]
+    assert {"loss", "lr", "grad_norm", "audio_s_per_s", "data_wait_frac"} <= set(train_records[0])
+    assert len([r for r in records if r["kind"] == "dev"]) == 4
+    assert (run_dir / "curves.png").stat().st_size > 10_000
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    assert list((run_dir / "wandb").glob("offline-run-*"))
+
+    state = last_state(run_dir)
+    kept = sorted((run_dir / "checkpoints").glob("epoch-*.pt"))
+    assert len(kept) == 2 and [e["path"] for e in state["best"]] == sorted(
+        [e["path"] for e in state["best"]], key=lambda p: [e["wer"] for e in state["best"] if e["path"] == p][0])
+    best_wer = min(h["wer"] for h in state["history"])
+    assert state["best"][0]["wer"] == best_wer
+    package = load_packaged_model(run_dir / "model.pt")
+    assert package.provenance["dev_wer"] == best_wer and package.provenance["steps"] > 0
+
+    assert asr_main(["average", str(run_dir), "--best", "2", "--out", str(tmp_path / "avg.pt")]) == 0
+    averaged = torch.load(tmp_path / "avg.pt", weights_only=True)["state_dict"]
+    expected = average_state_dicts([load_checkpoint(p)["model"] for p in kept])
+    for key, value in expected.items():
+        torch.testing.assert_close(averaged[key], value)
+    assert "averaged 2 checkpoints" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_early_stopping(tiny_corpus, tmp_path):
+    run_dir = run(tiny_corpus, tmp_path / "run", **{"train.epochs": 10, "train.lr": 0.0, "train.patience": 2})
+    history = last_state(run_dir)["history"]
+    assert len(history) == 3  # epoch 1 sets the best, epochs 2 and 3 do not improve on it
+
+
+def test_features_must_match_the_experiment(tiny_corpus, tmp_path):
+    from asr.errors import InputError
+
+    with pytest.raises(InputError, match="features were extracted with"):
+        run(tiny_corpus, tmp_path / "run", **{"features.n_mels": 40})
