@@ -27,6 +27,10 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
     "score": Command("asr.score", "word and character error rates of hypotheses against references"),
     "train": Command("asr.train", "train an acoustic model (Hydra overrides; also torchrun -m asr.train)"),
     "average": Command("asr.training.checkpoint", "average checkpoints of a run into a packaged model"),
+    "transcribe": Command("asr.transcribe", "transcribe audio files to text, JSON with word times, SRT or VTT"),
+    "export": Command("asr.export", "package a checkpoint; TorchScript, ONNX and int8 exports"),
+    "evaluate": Command("asr.evaluate", "WER/CER and real-time factor of a model on a manifest, greedy and with an LM"),
+    "tune": Command("asr.tune", "grid-search the LM weight and word bonus on a dev set"),
     "prep": {
         "librispeech": Command("data_prep.librispeech", "LibriSpeech subsets (official layout) to manifests"),
         "synthetic": Command("data_prep.synthetic", "generate the default English speech corpus with no network"),
@@ -34,6 +38,9 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "speed-perturb": Command("asr.data.speed", "add speed-perturbed copies of a manifest's utterances"),
     },
     "features": Command("asr.data.store", "extract log-mel features of manifests into a feature store"),
+    "lm": {
+        "build": Command("asr.decoding.lm", "estimate a KenLM n-gram word LM (ARPA + binary + vocabulary) from text"),
+    },
 }
 
 

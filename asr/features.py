@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from asr.fileio import atomic_write_text
+
 
 @dataclass
 class FeatureConfig:
@@ -210,10 +212,7 @@ class CMVN:
         return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64), int(d["count"]))
 
     def save(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict()))
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CMVN:

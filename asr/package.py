@@ -18,6 +18,7 @@ import torch
 import asr
 from asr.errors import InputError
 from asr.features import CMVN, FeatureConfig
+from asr.fileio import atomic_torch_save
 from asr.model import AcousticModel, ModelConfig
 from asr.text import Tokenizer, tokenizer_from_dict
 
@@ -55,19 +56,6 @@ class PackagedModel:
 def _plain(d: dict) -> dict:
     """Only JSON types (paths and version objects become strings): weights_only loading accepts nothing else."""
     return json.loads(json.dumps(d, default=str))
-
-
-def atomic_torch_save(obj: object, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary name in the same folder, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def from_dict(d: dict, device: str | torch.device = "cpu") -> PackagedModel:

@@ -16,7 +16,6 @@ partial download (HTTP range), verifying each archive's published MD5 before unp
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import shutil
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from asr.data.manifest import Utterance, write_manifest
 from asr.errors import InputError
+from asr.fileio import file_digest
 
 SUBSETS = ("train-clean-100", "train-clean-360", "train-other-500", "dev-clean", "dev-other", "test-clean",
            "test-other")
@@ -119,14 +119,6 @@ def prepare_subset(folder: Path, workers: int = 8, progress: bool = True) -> Sub
 # --- download ------------------------------------------------------------------------------------
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def download(subset: str, root: Path, progress: bool = True) -> Path:
     """Fetch, verify and unpack one subset into ``root`` (giving ``root/LibriSpeech/<subset>``).
 
@@ -156,7 +148,7 @@ def download(subset: str, root: Path, progress: bool = True) -> Path:
                     out.write(block)
                     bar.update(len(block))
         os.replace(part, archive)
-    digest = _md5(archive)
+    digest = file_digest(archive, "md5")
     if digest != MD5[subset]:
         archive.unlink()
         raise InputError(archive, f"MD5 {digest} is not the published {MD5[subset]}; deleted it, run again")

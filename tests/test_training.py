@@ -8,10 +8,11 @@ import torch
 from conftest import train_overrides
 
 from asr.cli import main as asr_main
+from asr.decoding import greedy_decode
 from asr.package import load_packaged_model
 from asr.train import compose
 from asr.training.checkpoint import average_state_dicts, load_checkpoint
-from asr.training.trainer import TrainConfig, greedy_texts, lr_factor, optimizer_step, train
+from asr.training.trainer import TrainConfig, lr_factor, optimizer_step, train
 
 
 def run(corpus, run_dir, **extra):
@@ -55,17 +56,6 @@ def test_non_finite_gradient_skips_the_step():
     assert all(torch.equal(b, p) for b, p in zip(before, model.parameters()))
 
 
-def test_greedy_texts_collapse_repeats_and_blanks():
-    from asr.text import CharTokenizer
-
-    tok = CharTokenizer()
-    ids = [0, 4, 4, 0, 4, 1, 1, 5, 0, 0]  # _ b b _ b ␣ ␣ c _ _ → "bb c"
-    log_probs = torch.full((1, len(ids), tok.vocab_size), -10.0)
-    log_probs[0, torch.arange(len(ids)), torch.tensor(ids)] = 0.0
-    assert greedy_texts(log_probs, torch.tensor([len(ids)]), tok) == ["bb c"]
-    assert greedy_texts(log_probs, torch.tensor([3]), tok) == ["b"]
-
-
 @pytest.mark.slow
 def test_tiny_model_overfits_until_transcripts_are_exact(tiny_corpus, tmp_path):
     four = tmp_path / "four.jsonl"
@@ -86,7 +76,7 @@ def test_tiny_model_overfits_until_transcripts_are_exact(tiny_corpus, tmp_path):
     batch = collate([dataset[i] for i in range(len(dataset))])
     with torch.no_grad():
         log_probs, lengths = package.model(batch.features, batch.feature_lengths)
-    assert greedy_texts(log_probs, lengths, package.tokenizer) == batch.texts
+    assert [r.text for r in greedy_decode(log_probs, lengths, package.tokenizer, 0.02)] == batch.texts
 
 
 @pytest.mark.slow

@@ -43,7 +43,16 @@ fi
 # --- 3. virtual environment ---------------------------------------------------------------------
 stamp="$VENV/.install-stamp"
 want=$( (cat pyproject.toml tools/install.sh; echo "$flavour $TORCH_VERSION") | sha256sum | cut -d' ' -f1)
+
+# KenLM's lmplz and build_binary (asr lm build), compiled once into a cache outside the repository (about 80 s;
+# ~/.cache/asr/kenlm/, see asr/decoding/kenlm_tools.py). Checked on every run because that cache can go away
+# while .venv stays; the check imports no torch and takes a few tens of milliseconds.
+kenlm_tools() {
+    "$VENV/bin/python" -m asr.decoding.kenlm_tools --quiet
+}
+
 if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $VENV/bin/asr ]]; then
+    kenlm_tools
     exit 0
 fi
 
@@ -79,5 +88,6 @@ if "$flavour" == "cpu" and torch.version.cuda is not None:
     sys.exit(f"install: expected the CPU build of torch, found {torch.__version__}")
 import asr  # noqa: F401  (the editable install works)
 PY
+kenlm_tools
 echo "$want" > "$stamp"
 echo "install: ready ($VENV, torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)'))"

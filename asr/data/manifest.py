@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asr.errors import InputError
+from asr.fileio import atomic_path
 
 # A duration may differ from the audio header by this much (seconds) before it counts as wrong: manifests from
 # other tools round durations to 10 ms, and compressed formats' headers can be off by a frame.
@@ -143,11 +144,9 @@ def write_manifest(path: str | os.PathLike, utterances: Iterable[Utterance]) -> 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     base = path.parent.resolve()
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for utt in utterances:
             f.write(json.dumps(utt.to_dict(base), ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
     return path
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from asr.errors import InputError
 from asr.features import CMVN, CMVNAccumulator, FeatureConfig
+from asr.fileio import atomic_write_text
 
 FORMAT = "asr-feature-store"
 VERSION = 1
@@ -48,9 +49,7 @@ class StoreError(InputError):
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, separators=(",", ":")))
 
 
 class FeatureStore:

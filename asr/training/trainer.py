@@ -33,6 +33,7 @@ from asr.data import (
     collate,
 )
 from asr.data.manifest import read_manifest
+from asr.decoding import greedy_decode
 from asr.errors import ASRError, InputError
 from asr.features import FeatureConfig
 from asr.metrics import ErrorCounts, char_errors, word_errors
@@ -131,16 +132,6 @@ def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sca
     return float(norm), finite
 
 
-def greedy_texts(log_probs: torch.Tensor, lengths: torch.Tensor, tokenizer: Tokenizer) -> list[str]:
-    """Best path: argmax per frame, merge repeats, drop blanks."""
-    best = log_probs.argmax(-1).cpu()
-    texts = []
-    for row, n in zip(best, lengths.tolist()):
-        ids = torch.unique_consecutive(row[:n]).tolist()
-        texts.append(" ".join(tokenizer.decode([i for i in ids if i != tokenizer.blank_id]).split()))
-    return texts
-
-
 @torch.no_grad()
 def evaluate(model: AcousticModel, loader: DataLoader, tokenizer: Tokenizer, device: torch.device,
              autocast) -> dict[str, float]:
@@ -155,7 +146,8 @@ def evaluate(model: AcousticModel, loader: DataLoader, tokenizer: Tokenizer, dev
         loss, n = ctc_loss(log_probs.float(), out_lengths, batch.targets, batch.target_lengths)
         loss_sum += float(loss)
         tokens += float(n)
-        for ref, hyp in zip(batch.texts, greedy_texts(log_probs, out_lengths, tokenizer)):
+        hypotheses = greedy_decode(log_probs, out_lengths, tokenizer, frame_shift_s=0.0)
+        for ref, hyp in zip(batch.texts, (h.text for h in hypotheses)):
             words += word_errors(ref, hyp)
             chars += char_errors(ref, hyp)
     model.train()

@@ -1,0 +1,307 @@
+"""Word n-gram language models: ``asr lm build`` estimates one with KenLM, ``load_lm`` opens it for decoding.
+
+An LM directory holds:
+
+    lm.arpa     the model in ARPA text form (what other toolkits read)
+    lm.bin      KenLM's binary form of the same model, memory-mapped, so it loads in well under a second (with one
+                deliberate difference: log10 P(<unk>) = 0, see ``_binarise``)
+    words.txt   the vocabulary, one word a line, most frequent first (the decoder's lexicon is built from it)
+    lm.json     metadata: order, pruning, sentence/word counts, the source files, the KenLM version
+
+The text is normalised with ``asr.text.normalize_text`` (the same function that makes the training targets), so
+the LM's words are spelled the way the acoustic model spells them. The directory is written under a temporary name
+next to ``--out`` and renamed into place at the end: a failed build leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from asr.decoding.kenlm_tools import KENLM_VERSION, MAX_ORDER, kenlm_tools
+from asr.errors import ASRError, InputError
+from asr.text import normalize_text
+
+FORMAT_VERSION = 1
+BINARY_UNK_LOG10 = 0.0  # see _binarise
+ARPA, BINARY, WORDS, META = "lm.arpa", "lm.bin", "words.txt", "lm.json"
+# KenLM's own vocabulary entries; they never go into words.txt.
+SPECIAL_WORDS = ("<s>", "</s>", "<unk>")
+
+
+@dataclass
+class LMBuildConfig:
+    order: int = 4
+    # lmplz --prune: one count threshold per order (n-grams seen at most that often are dropped); the last value
+    # applies to the higher orders, unigrams are never pruned. () keeps everything.
+    prune: tuple[int, ...] = ()
+    binary_type: str = "probing"  # KenLM's fastest query structure; "trie" is about half the size
+    memory: str = "20%"  # lmplz's sort memory (-S); the machine is shared, so not its 80% default
+
+
+@dataclass
+class LanguageModel:
+    """An LM directory, opened: the metadata and the vocabulary (the KenLM model itself is mapped by the decoder)."""
+
+    directory: Path
+    order: int
+    vocabulary: list[str]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def binary(self) -> Path:
+        return self.directory / BINARY
+
+    def kenlm(self, words: list[str]):
+        """flashlight's KenLM model over ``words`` (indices into that list); words it lacks score as <unk>."""
+        from flashlight.lib.text.decoder.kenlm import KenLM
+        from flashlight.lib.text.dictionary import Dictionary
+
+        return KenLM(str(self.binary), Dictionary(words))
+
+    def log10_prob(self, sentences: Iterable[str]) -> tuple[float, int]:
+        """Total log10 probability of normalised ``sentences`` (each ending with </s>) and the number of tokens."""
+        sentences = [s.split() for s in sentences]
+        words = sorted({w for s in sentences for w in s}) or ["<unk>"]
+        index = {w: i for i, w in enumerate(words)}
+        model = self.kenlm(words)
+        total, count = 0.0, 0
+        for sentence in sentences:
+            state = model.start(False)
+            for word in sentence:
+                state, score = model.score(state, index[word])
+                total += score
+            _, score = model.finish(state)
+            total += score
+            count += len(sentence) + 1
+        return total, count
+
+    def perplexity(self, sentences: Iterable[str]) -> float:
+        total, count = self.log10_prob(sentences)
+        return 10.0 ** (-total / max(count, 1))
+
+
+def load_lm(directory: str | os.PathLike) -> LanguageModel:
+    """Open an LM directory written by ``asr lm build``; a clear error when it is not one."""
+    directory = Path(directory)
+    meta_path = directory / META
+    if not directory.is_dir():
+        raise InputError(directory, "LM directory not found")
+    for name in (META, BINARY, WORDS):
+        if not (directory / name).is_file():
+            raise InputError(directory, f"not an LM directory: {name} is missing (make one with `asr lm build`)")
+    try:
+        meta = json.loads(meta_path.read_text())
+        order = int(meta["order"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise InputError(meta_path, f"unreadable LM metadata ({err})") from None
+    words = [w for w in (directory / WORDS).read_text(encoding="utf-8").split("\n") if w]
+    return LanguageModel(directory, order, words, meta)
+
+
+# --- building ---------------------------------------------------------------------------------------------------
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def read_sentences(path: Path) -> Iterator[str]:
+    """Raw sentences of one text file: plain text (one sentence a line, optionally .gz) or a JSON Lines manifest
+    (its ``text`` fields)."""
+    manifest = path.name.endswith((".jsonl", ".jsonl.gz"))
+    with _open_text(path) as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            if manifest:
+                try:
+                    yield str(json.loads(line)["text"])
+                except (json.JSONDecodeError, KeyError, TypeError) as err:
+                    raise InputError(path, f"line {number}: not a JSON object with a 'text' field ({err})") from None
+            else:
+                yield line
+
+
+def _check_config(config: LMBuildConfig) -> None:
+    if not 1 <= config.order <= MAX_ORDER:
+        raise ASRError(f"--order {config.order}: KenLM supports orders 1 to {MAX_ORDER}")
+    prune = list(config.prune)
+    if prune:
+        if any(p < 0 for p in prune) or prune != sorted(prune):
+            raise ASRError(f"--prune {' '.join(map(str, prune))}: thresholds must be non-negative and non-decreasing")
+        if prune[0] != 0:
+            raise ASRError(f"--prune {' '.join(map(str, prune))}: the first (unigram) threshold must be 0; "
+                           f"KenLM does not prune unigrams")
+        if len(prune) > config.order:
+            raise ASRError(f"--prune has {len(prune)} thresholds for a {config.order}-gram model")
+    if config.binary_type not in ("probing", "trie"):
+        raise ASRError(f"binary type {config.binary_type!r}: use 'probing' or 'trie'")
+
+
+def _run(cmd: list[str], stdin=None, stdout=None, what: str = "") -> None:
+    proc = subprocess.run(cmd, stdin=stdin, stdout=stdout if stdout is not None else subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
+        raise ASRError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+
+
+def _binarise(build_binary: Path, binary_type: str, arpa: Path, out: Path) -> float:
+    """Run build_binary on the ARPA with <unk>'s unigram log10 probability set to ``BINARY_UNK_LOG10``.
+
+    Returns the ARPA's own value. The ARPA file stays as lmplz wrote it; the edited copy is streamed through a
+    pipe, so nothing large is written twice. Why the edit: lmplz gives <unk> whatever mass its smoothing leaves
+    (log10 about -2 for a small text, -5 or lower for a large one), and the decoder pays alpha times that for every
+    piece of a word outside the lexicon, so the unknown-word penalty would depend on the LM's corpus size and
+    drown the decoder's ``unk_score``. With log10 P(<unk>) = 0 the LM contributes only its back-off weight (how
+    open the context is to new words) and ``unk_score`` is the penalty a user tunes.
+    """
+    with open(arpa, "rb") as source:
+        head = source.read(1 << 16)
+        at = head.find(b"\t<unk>\t")
+        if at < 0:
+            raise ASRError(f"{arpa}: lmplz wrote no <unk> unigram near the start; cannot binarise")
+        line_start = head.rindex(b"\n", 0, at) + 1
+        unk_arpa = float(head[line_start:at])
+        head = head[:line_start] + f"{BINARY_UNK_LOG10:g}".encode() + head[at:]
+        proc = subprocess.Popen([str(build_binary), binary_type, "/dev/stdin", str(out)], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.stdin.write(head)
+            shutil.copyfileobj(source, proc.stdin, 1 << 20)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        stderr = proc.stderr.read().decode(errors="replace")
+        if proc.wait() != 0:
+            tail = "\n".join(stderr.strip().splitlines()[-6:])
+            raise ASRError(f"build_binary failed (exit {proc.returncode}):\n{tail}")
+    return unk_arpa
+
+
+def _place(staged: Path, out: Path) -> None:
+    """Move the finished directory into place; an earlier LM at ``out`` is replaced, anything else is kept."""
+    if out.exists():
+        if not out.is_dir():
+            raise InputError(out, "exists and is not a directory")
+        contents = list(out.iterdir())
+        if contents and not (out / META).exists():
+            raise InputError(out, "exists, is not empty and holds no LM (lm.json); choose another --out")
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(staged, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staged, out)
+
+
+def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMBuildConfig | None = None,
+             progress: bool = True) -> LanguageModel:
+    """Normalise ``texts``, estimate an n-gram LM with lmplz, binarise it, and write the LM directory ``out``."""
+    config = config or LMBuildConfig()
+    _check_config(config)
+    paths = [Path(t) for t in texts]
+    if not paths:
+        raise ASRError("no text files given")
+    for path in paths:
+        if not path.is_file():
+            raise InputError(path, "text file not found")
+    tools = kenlm_tools(build=True, quiet=not progress)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def say(message: str) -> None:
+        if progress:
+            print(f"asr lm build: {message}", file=sys.stderr, flush=True)
+
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        counts: Counter[str] = Counter()
+        sources, sentences = [], 0
+        corpus = staged / "corpus.txt"
+        with open(corpus, "w", encoding="utf-8") as sink:
+            for path in paths:
+                kept = 0
+                lines = tqdm(read_sentences(path), desc=f"normalising {path.name}", unit=" lines",
+                             disable=not progress, leave=False)
+                for raw in lines:
+                    text = normalize_text(raw)
+                    if text:
+                        sink.write(text + "\n")
+                        counts.update(text.split())
+                        kept += 1
+                sources.append({"path": str(path.resolve()), "sentences": kept, "bytes": path.stat().st_size})
+                sentences += kept
+        if not counts:
+            raise InputError(paths[0] if len(paths) == 1 else ", ".join(map(str, paths)),
+                             "no words left after text normalisation")
+        say(f"{sentences:,} sentences, {sum(counts.values()):,} words, {len(counts):,} distinct; "
+            f"estimating a {config.order}-gram LM (lmplz)")
+        cmd = [str(tools.lmplz), "-o", str(config.order), "-S", config.memory, "-T", str(staged),
+               # Kneser-Ney discounts cannot be estimated from small or very regular texts; fall back instead of
+               # failing (KenLM's documented switch; it changes nothing when the estimates exist).
+               "--discount_fallback", "--text", str(corpus), "--arpa", str(staged / ARPA)]
+        if config.prune:
+            cmd += ["--prune", *map(str, config.prune)]
+        _run(cmd, what="lmplz")
+        say(f"binarising ({config.binary_type})")
+        unk_arpa = _binarise(tools.build_binary, config.binary_type, staged / ARPA, staged / BINARY)
+        corpus.unlink()
+        vocabulary = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                      if w not in SPECIAL_WORDS]
+        (staged / WORDS).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+        meta = {"format": FORMAT_VERSION, "order": config.order, "prune": list(config.prune),
+                "binary_type": config.binary_type, "sentences": sentences, "words": sum(counts.values()),
+                "vocabulary": len(vocabulary), "sources": sources, "normalisation": "asr.text.normalize_text",
+                "kenlm": KENLM_VERSION, "arpa": ARPA, "binary": BINARY, "config": asdict(config),
+                "unk_log10": {"arpa": unk_arpa, "binary": BINARY_UNK_LOG10}}
+        (staged / META).write_text(json.dumps(meta, indent=2) + "\n")
+        staged.chmod(0o755)
+        _place(staged, out)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    size = (out / BINARY).stat().st_size
+    print(f"asr lm build: wrote {out}/ ({config.order}-gram, {len(vocabulary):,} words, "
+          f"binary {size / 1e6:.1f} MB: {ARPA}, {BINARY}, {WORDS}, {META}) from {len(paths)} text file"
+          f"{'s' if len(paths) != 1 else ''} in {time.perf_counter() - started:.1f} s")
+    return load_lm(out)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text", nargs="+", required=True, metavar="TEXT",
+                        help="text files, one sentence a line (.gz allowed), or JSON Lines manifests (their 'text')")
+    parser.add_argument("--order", type=int, default=4, help=f"n-gram order (1 to {MAX_ORDER})")
+    parser.add_argument("--out", required=True, help="the LM directory to write")
+    parser.add_argument("--prune", type=int, nargs="+", default=[], metavar="COUNT",
+                        help="lmplz pruning: per order, drop n-grams seen at most COUNT times; e.g. 0 0 1 "
+                             "drops singleton trigrams and higher (unigrams are never pruned)")
+    parser.add_argument("--binary-type", choices=["probing", "trie"], default="probing",
+                        help="KenLM binary structure: probing is fastest, trie about half the size")
+    parser.add_argument("--memory", default="20%", help="lmplz sort memory (-S), e.g. 20%% or 2G")
+    parser.add_argument("--quiet", action="store_true", help="only the final line")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = LMBuildConfig(order=args.order, prune=tuple(args.prune), binary_type=args.binary_type,
+                           memory=args.memory)
+    build_lm(args.text, args.out, config, progress=not args.quiet)
+    return 0
+
+

@@ -1,0 +1,175 @@
+"""``asr transcribe MODEL FILES_OR_DIRS...``: text, JSON with word times, or SRT/VTT subtitles.
+
+Any format soundfile reads, any rate and channel count; directories are searched for audio files. A file that is
+missing, corrupt or empty is reported and the others still finish; the exit status is 1 if any failed. Silence
+gives an empty transcript. With ``--out DIR`` each input gets DIR/<name>.<format>; without it, results go to
+standard output (JSON as one object per line).
+
+When the model file names a language model and tuned decoder weights (the recipe's ``asr export --lm``), the beam
+search with that LM is used unless ``--no-lm``; ``--lm`` and the weight options override it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from asr.errors import ASRError, InputError
+from asr.fileio import atomic_write_text
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf"}
+FORMATS = ("txt", "json", "srt", "vtt")
+
+
+def _timestamp(seconds: float, decimal: str) -> str:
+    millis = int(round(seconds * 1000))
+    h, rest = divmod(millis, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{decimal}{ms:03d}"
+
+
+def cues(words, max_chars: int = 42, max_seconds: float = 6.0, max_gap: float = 0.8) -> list[tuple[float, float, str]]:
+    """Group words into subtitle cues: a new cue after a pause, or when the line or duration would grow too long."""
+    out: list[tuple[float, float, str]] = []
+    current: list = []
+    for w in words:
+        if current and (w.start - current[-1].end > max_gap or w.end - current[0].start > max_seconds
+                        or len(" ".join(x.word for x in current)) + 1 + len(w.word) > max_chars):
+            out.append((current[0].start, current[-1].end, " ".join(x.word for x in current)))
+            current = []
+        current.append(w)
+    if current:
+        out.append((current[0].start, current[-1].end, " ".join(x.word for x in current)))
+    return out
+
+
+def render(transcript, fmt: str) -> str:
+    if fmt == "txt":
+        return transcript.text + "\n"
+    if fmt == "json":
+        return json.dumps(transcript.to_dict(), ensure_ascii=False) + "\n"
+    if fmt == "srt":
+        return "".join(f"{k}\n{_timestamp(a, ',')} --> {_timestamp(b, ',')}\n{text}\n\n"
+                       for k, (a, b, text) in enumerate(cues(transcript.words), start=1))
+    if fmt == "vtt":
+        return "WEBVTT\n\n" + "".join(f"{_timestamp(a, '.')} --> {_timestamp(b, '.')}\n{text}\n\n"
+                                      for a, b, text in cues(transcript.words))
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def expand_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
+    """(file, name relative to its input) pairs: files as given, directories searched for audio files.
+
+    A path that does not exist is kept, so that it is reported as a failure alongside the others.
+    """
+    out = []
+    for given in map(Path, inputs):
+        if given.is_dir():
+            found = sorted(p for p in given.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            out += [(p, p.relative_to(given)) for p in found]
+        else:
+            out.append((given, Path(given.name)))
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="packaged model file (.pt from training, asr export or asr average)")
+    parser.add_argument("inputs", nargs="+", help="audio files or folders of them")
+    parser.add_argument("--format", choices=FORMATS, default="txt")
+    parser.add_argument("--out", help="folder for one output file per input (default: standard output)")
+    parser.add_argument("--lm", help="language model folder from `asr lm build` (beam search with the LM)")
+    parser.add_argument("--no-lm", action="store_true", help="ignore the LM the model file names; greedy decoding")
+    parser.add_argument("--alpha", type=float, help="LM weight")
+    parser.add_argument("--beta", type=float, help="word insertion bonus")
+    parser.add_argument("--beam-width", type=int, help="beam width (also enables beam search without an LM)")
+    parser.add_argument("--hotwords", nargs="+", default=(), metavar="WORD_OR_PHRASE",
+                        help="words or phrases to favour inside the beam (needs an LM)")
+    parser.add_argument("--hotword-boost", type=float, help="log-score bonus per hotword word")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--batch-size", type=int, default=16, help="chunks per model batch")
+    parser.add_argument("--int8", action="store_true", help="dynamic int8 quantisation (CPU)")
+    parser.add_argument("--min-chunk", type=float, default=2.0, metavar="SECONDS",
+                        help="long audio is cut at the first pause after this much speech")
+    parser.add_argument("--max-chunk", type=float, default=30.0, metavar="SECONDS",
+                        help="and at the latest after this much, pause or not")
+
+
+def decoder_settings(args: argparse.Namespace, package, model_path: Path):
+    """(BeamSearchConfig or None, LM folder or None) from the options and what the model file recommends."""
+    from asr.decoding import BeamSearchConfig
+
+    recommended = {} if args.no_lm else dict(package.provenance.get("decoder") or {})
+    lm = args.lm
+    if lm is None and recommended.get("lm"):
+        lm = str((model_path.parent / recommended["lm"]).resolve())
+        if not Path(lm).is_dir():
+            raise InputError(lm, "the language model this model file names is missing (use --lm or --no-lm)")
+    if lm is None and args.beam_width is None:
+        if args.hotwords:
+            raise ASRError("hotwords need a language model: give --lm DIR")
+        return None, None
+    settings = {k: v for k, v in recommended.items() if k in ("alpha", "beta", "beam_width")}
+    for key in ("alpha", "beta", "beam_width", "hotword_boost"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    if args.hotwords:
+        settings["hotwords"] = tuple(args.hotwords)
+    try:
+        return BeamSearchConfig(**settings), lm
+    except ValueError as err:
+        raise ASRError(str(err)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from asr.inference import Transcriber
+    from asr.package import load_packaged_model
+    from asr.vad import SegmenterConfig
+
+    if not 0 < args.min_chunk < args.max_chunk:
+        raise ASRError("--min-chunk must be positive and less than --max-chunk")
+
+    model_path = Path(args.model)
+    package = load_packaged_model(model_path, args.device)
+    decoder, lm = decoder_settings(args, package, model_path)
+    try:
+        transcriber = Transcriber(package, lm=lm, decoder=decoder, device=args.device, batch_size=args.batch_size,
+                                  int8=args.int8, segmenter=SegmenterConfig(max_chunk_s=args.max_chunk,
+                                                                            min_chunk_s=args.min_chunk))
+    except ValueError as err:  # e.g. a hotword the tokenizer cannot spell
+        raise ASRError(str(err)) from None
+    files = expand_inputs(args.inputs)
+    if not files:
+        raise ASRError("no audio files found in the given folders")
+    if args.format in ("srt", "vtt") and len(files) > 1 and not args.out:
+        raise ASRError(f"{args.format} for several files needs --out DIR")
+    out_dir = Path(args.out) if args.out else None
+    failures, audio_seconds, start = [], 0.0, time.perf_counter()
+    progress = tqdm(total=len(files), unit="file", desc="transcribe", disable=len(files) < 2, file=sys.stderr)
+    for (path, name), result in zip(files, transcriber.transcribe_many(p for p, _ in files)):
+        progress.update(1)
+        if isinstance(result, Exception):
+            failures.append(result)
+            progress.write(f"asr transcribe: {result}", file=sys.stderr)
+            continue
+        audio_seconds += result.duration
+        text = render(result, args.format)
+        if out_dir is not None:
+            atomic_write_text(out_dir / name.with_suffix(f".{args.format}"), text)
+        elif args.format == "txt" and len(files) > 1:
+            sys.stdout.write(f"{path}\t{text}")
+        else:
+            sys.stdout.write(text)
+        sys.stdout.flush()
+    progress.close()
+    elapsed = time.perf_counter() - start
+    where = f" into {out_dir}" if out_dir else ""
+    print(f"asr transcribe: {len(files) - len(failures)} of {len(files)} files ({audio_seconds:.1f} s of audio) "
+          f"transcribed{where} in {elapsed:.1f} s (real-time factor {elapsed / max(audio_seconds, 1e-9):.3f})"
+          + (f"; {len(failures)} failed" if failures else ""), file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,58 @@
+"""asr evaluate, asr tune, and transcription with a language model, on the tiny model."""
+
+import json
+
+import pytest
+from conftest import TINY_SENTENCES
+
+from asr.cli import main as asr_main
+from asr.package import load_packaged_model
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny_lm")
+    text = folder / "text.txt"
+    text.write_text("\n".join(TINY_SENTENCES * 3 + ["the dog sat on the mat", "my cat is red"]) + "\n")
+    assert asr_main(["lm", "build", "--text", str(text), "--order", "3", "--out", str(folder / "lm")]) == 0
+    return folder / "lm"
+
+
+def test_evaluate_greedy_and_lm_then_from_cache(tiny_model, tiny_corpus, tiny_lm, tmp_path, capsys):
+    args = ["evaluate", "--model", str(tiny_model), "--manifest", str(tiny_corpus.train), "--lm", str(tiny_lm),
+            "--cache-dir", str(tmp_path / "cache"), "--report", str(tmp_path / "report.txt"),
+            "--json", str(tmp_path / "eval.json"), "--workers", "2"]
+    assert asr_main(args) == 0
+    first = capsys.readouterr().out
+    assert "model real-time factor" in first and "cache" not in first.splitlines()[0]
+    figures = json.loads((tmp_path / "eval.json").read_text())
+    assert figures["utterances"] == 12 and figures["model_rtf"] > 0
+    assert figures["decoders"]["greedy"]["wer"] == 0.0 and figures["decoders"]["beam + LM"]["wer"] == 0.0
+    assert (tmp_path / "report.txt").read_text().startswith("WER 0.00%")
+    assert list((tmp_path / "cache").glob("*.pt"))
+    assert asr_main(args) == 0  # the second time the model does not run
+    assert "(log-probs from cache)" in capsys.readouterr().out
+
+
+def test_tune_writes_grid_and_heat_map(tiny_model, tiny_corpus, tiny_lm, tmp_path, capsys):
+    assert asr_main(["tune", "--model", str(tiny_model), "--manifest", str(tiny_corpus.dev), "--lm", str(tiny_lm),
+                     "--alphas", "0", "0.5", "--betas", "0", "1", "--cache-dir", str(tmp_path / "cache"),
+                     "--plot", str(tmp_path / "grid.png"), "--json", str(tmp_path / "tune.json")]) == 0
+    assert "best: alpha" in capsys.readouterr().out
+    result = json.loads((tmp_path / "tune.json").read_text())
+    assert len(result["table"]) == 4 and result["best_wer"] == 0.0
+    assert (tmp_path / "grid.png").stat().st_size > 5000
+
+
+def test_model_file_can_name_its_lm_and_weights(tiny_model, tiny_corpus, tiny_lm, tmp_path, capsys):
+    shipped = tmp_path / "models" / "tiny.pt"
+    assert asr_main(["export", "--model", str(tiny_model), "--out", str(shipped), "--lm", str(tiny_lm),
+                     "--alpha", "0.7", "--beta", "0.5", "--fp16"]) == 0
+    decoder = load_packaged_model(shipped).provenance["decoder"]
+    assert decoder["alpha"] == 0.7 and (shipped.parent / decoder["lm"]).resolve() == tiny_lm.resolve()
+    wav = str(tiny_corpus.root / "wav" / "utt05.wav")
+    capsys.readouterr()
+    assert asr_main(["transcribe", str(shipped), wav, "--hotwords", "bright"]) == 0  # LM found: hotwords allowed
+    assert capsys.readouterr().out.strip() == TINY_SENTENCES[5]
+    assert asr_main(["transcribe", str(shipped), wav, "--no-lm", "--hotwords", "bright"]) == 2
+    assert "hotwords need a language model" in capsys.readouterr().err

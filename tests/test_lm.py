@@ -1,0 +1,108 @@
+import json
+import random
+
+import pytest
+from decoding_helpers import LM_SENTENCES
+
+from asr.cli import main
+from asr.decoding.kenlm_tools import kenlm_tools
+from asr.decoding.lm import LMBuildConfig, build_lm, load_lm
+from asr.errors import ASRError, InputError
+
+
+@pytest.fixture(scope="module")
+def tools():
+    return kenlm_tools(build=False)  # `make install` builds and caches them
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory, tools):
+    text = tmp_path_factory.mktemp("text") / "lm.txt"
+    # Written form on purpose: the build must normalise it ("Dr." → "doctor", "3" → "three").
+    text.write_text("\n".join(s.capitalize() + "." for s in LM_SENTENCES) + "\nDr. Smith has 3 cats!\n")
+    out = tmp_path_factory.mktemp("lm") / "lm"
+    build_lm([text], out, LMBuildConfig(order=3), progress=False)
+    return out
+
+
+def test_lm_directory_layout_and_metadata(lm_dir):
+    for name in ("lm.arpa", "lm.bin", "words.txt", "lm.json"):
+        assert (lm_dir / name).is_file()
+    meta = json.loads((lm_dir / "lm.json").read_text())
+    assert meta["order"] == 3 and meta["sentences"] == len(LM_SENTENCES) + 1
+    words = (lm_dir / "words.txt").read_text().split()
+    assert "doctor" in words and "three" in words and "Dr." not in words and "<s>" not in words
+    assert words[0] == "the"  # most frequent first
+    assert "ngram 3=" in (lm_dir / "lm.arpa").read_text()
+    assert not [p for p in lm_dir.parent.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+
+
+def test_in_domain_sentences_have_lower_perplexity_than_shuffled(lm_dir):
+    lm = load_lm(lm_dir)
+    held_out = ["the dog looked at the old tree", "my friend ran to the red car", "a bird slept near the wall"]
+    rng = random.Random(0)
+    shuffled = []
+    for sentence in held_out:
+        words = sentence.split()
+        while " ".join(words) == sentence:
+            rng.shuffle(words)
+        shuffled.append(" ".join(words))
+    assert lm.perplexity(held_out) * 3 < lm.perplexity(shuffled)
+
+
+def test_bad_settings_are_clear_errors(tmp_path, tools):
+    text = tmp_path / "t.txt"
+    text.write_text("hello world\n")
+    with pytest.raises(ASRError, match="orders 1 to 6"):
+        build_lm([text], tmp_path / "a", LMBuildConfig(order=9), progress=False)
+    with pytest.raises(ASRError, match="unigram"):
+        build_lm([text], tmp_path / "a", LMBuildConfig(order=3, prune=(1, 1)), progress=False)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("!!! ...\n\n")
+    with pytest.raises(InputError, match="no words left"):
+        build_lm([empty], tmp_path / "b", LMBuildConfig(order=2), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.txt", "t.txt"]  # nothing half-written
+    not_lm = tmp_path / "taken"
+    not_lm.mkdir()
+    (not_lm / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="holds no LM"):
+        build_lm([text], not_lm, LMBuildConfig(order=2), progress=False)
+    assert (not_lm / "keep.txt").read_text() == "mine"
+    with pytest.raises(InputError, match="not an LM directory"):
+        load_lm(not_lm)
+
+
+def test_cli_builds_from_a_manifest_and_text_and_replaces_an_old_lm(tmp_path, capsys, tools):
+    manifest = tmp_path / "train.jsonl"
+    manifest.write_text("\n".join(json.dumps({"id": str(i), "audio": "x.wav", "duration": 1.0, "text": s})
+                                  for i, s in enumerate(LM_SENTENCES[:40])) + "\n")
+    text = tmp_path / "extra.txt"
+    text.write_text("completely different words here\n")
+    out = tmp_path / "lm"
+    assert main(["lm", "build", "--text", str(manifest), str(text), "--order", "2", "--out", str(out),
+                 "--prune", "0", "1", "--quiet"]) == 0
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last_line.startswith(f"asr lm build: wrote {out}/") and "2-gram" in last_line
+    meta = json.loads((out / "lm.json").read_text())
+    assert meta["prune"] == [0, 1] and len(meta["sources"]) == 2
+    assert "completely" in (out / "words.txt").read_text().split()
+    # Building again into the same directory replaces the LM.
+    assert main(["lm", "build", "--text", str(text), "--order", "2", "--out", str(out), "--quiet"]) == 0
+    assert (out / "words.txt").read_text().split() == ["completely", "different", "here", "words"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["extra.txt", "lm", "train.jsonl"]
+
+
+def test_cli_missing_text_file_is_one_clear_line(tmp_path, capsys):
+    missing = tmp_path / "nope.txt"
+    assert main(["lm", "build", "--text", str(missing), "--out", str(tmp_path / "lm")]) == 2
+    err = capsys.readouterr().err
+    assert f"{missing}: text file not found" in err and "Traceback" not in err
+    assert not (tmp_path / "lm").exists()
+
+
+def test_bad_manifest_line_names_file_and_line(tmp_path, capsys, tools):
+    manifest = tmp_path / "bad.jsonl"
+    manifest.write_text('{"id": "a", "text": "hello"}\n{"id": "b"}\n')
+    assert main(["lm", "build", "--text", str(manifest), "--out", str(tmp_path / "lm"), "--quiet"]) == 2
+    assert f"{manifest}: line 2" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
