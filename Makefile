@@ -12,10 +12,12 @@ install:
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The default recipe end to end (about 30 minutes on 2 CPU cores); a second run reuses finished stages.
 demo: install
-	@bash tools/demo.sh
+	@bash recipes/synthetic/run.sh
 
 bench: install
+	@$(PY) -m pip install -q --disable-pip-version-check -e ".[dev,bench]" 2> >(grep -v "is ignored" >&2)
 	@set -e; for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b; done
 
 lint: install

@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="OVERRIDE",
                         help="Hydra overrides, e.g. experiment=synthetic_small train.epochs=5 model=tiny")
     parser.add_argument("--print-config", action="store_true", help="print the composed configuration and stop")
+    parser.add_argument("--get", metavar="KEY", nargs="+", help="print these values of the composed configuration, "
+                        "one per line (lists space-separated), and stop; recipes read their settings this way")
     parser.epilog = f"Configuration groups live in {CONF_DIR}: features, model, data, train, augment, log, experiment."
 
 
@@ -44,6 +46,15 @@ def run(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
     cfg = compose(args.overrides)
+    if args.get:
+        for key in args.get:
+            if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
+                from asr.errors import ASRError
+
+                raise ASRError(f"the configuration has no key {key!r}")
+            value = OmegaConf.select(cfg, key, throw_on_missing=True)
+            print(" ".join(str(v) for v in value) if OmegaConf.is_list(value) else value)
+        return 0
     if args.print_config:
         print(OmegaConf.to_yaml(cfg, resolve=True))
         return 0

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import os
 import re
@@ -166,6 +167,16 @@ FLITE_VOICES = {"train": ("kal", "kal16", "awb"), "dev": ("rms",), "test": ("slt
 FESTIVAL_VOICES = {"train": ("kal_diphone", "ked_diphone"), "dev": (), "test": ("cmu_us_slt_arctic_hts",)}
 # Share of each split's utterances per engine (espeak is the fastest and has the most voices).
 ENGINE_SHARE = {"espeak": 0.6, "flite": 0.25, "festival": 0.15}
+# Training only: every flite and festival voice available for train is male, and a model trained on them (with the
+# held-out split's +-250 cents) transcribed the unseen voices of those engines at 43-64% CER against 10-14% for
+# unseen espeak voices. Train therefore hears those engines more often, with a wider formant and pitch shift
+# (sox pitch), and half of their utterances with the intonation model's F0 target raised into the female range.
+# Dev and test are drawn exactly as before, from their own random streams.
+TRAIN_ENGINE_SHARE = {"espeak": 0.45, "flite": 0.33, "festival": 0.22}
+TRAIN_PITCH_CENTS = (-250.0, 450.0)
+HELD_OUT_PITCH_CENTS = (-250.0, 250.0)
+TRAIN_HIGH_F0_SHARE = 0.5
+TRAIN_HIGH_F0_HZ = (170.0, 250.0)
 
 
 def split_voices() -> dict[str, list[Voice]]:
@@ -206,6 +217,7 @@ class UttSpec:
     noise_color: float  # spectral slope: 0 white, 1 pink, 2 brown
     peak_db: float  # output peak level, dBFS
     noise_seed: int
+    f0_mean: float | None = None  # flite/festival: target mean F0 of the intonation model (Hz); None: the voice's
 
 
 JOB_SIZE = 24
@@ -239,8 +251,9 @@ def make_plan(config: SyntheticConfig, sentences: dict[str, list[Sentence]]) -> 
         budget = config.hours * 3600 * fractions[split]
         pool = sentences[split]
         order = rng.permutation(len(pool))
-        engines = [e for e in ENGINE_SHARE if any(v.engine == e for v in voices[split])]
-        shares = np.array([ENGINE_SHARE[e] for e in engines])
+        engine_share = TRAIN_ENGINE_SHARE if split == "train" else ENGINE_SHARE
+        engines = [e for e in engine_share if any(v.engine == e for v in voices[split])]
+        shares = np.array([engine_share[e] for e in engines])
         total = 0.0
         n = 0
         while total < budget or n == 0:
@@ -249,12 +262,17 @@ def make_plan(config: SyntheticConfig, sentences: dict[str, list[Sentence]]) -> 
             candidates = [v for v in voices[split] if v.engine == engine]
             voice = candidates[rng.integers(len(candidates))]
             rate = float(rng.uniform(0.85, 1.2))
-            pitch = float(rng.uniform(30, 70)) if engine == "espeak" else float(rng.uniform(-250, 250))
+            cents = TRAIN_PITCH_CENTS if split == "train" else HELD_OUT_PITCH_CENTS
+            pitch = float(rng.uniform(30, 70)) if engine == "espeak" else float(rng.uniform(*cents))
             effects, speed = _draw_effects(rng)
             snr = float(rng.uniform(12, 30)) if rng.random() < 0.5 else None
+            colour, peak, noise_seed = float(rng.choice([0.0, 1.0, 2.0])), float(rng.uniform(-9, -1)), \
+                int(rng.integers(2**31))
+            f0_mean = None
+            if split == "train" and engine != "espeak" and rng.random() < TRAIN_HIGH_F0_SHARE:
+                f0_mean = float(rng.uniform(*TRAIN_HIGH_F0_HZ))
             plan.append(UttSpec(f"{split}-{n:06d}", split, voice, sentence.spoken, sentence.text, rate, pitch,
-                                tuple(effects), snr, float(rng.choice([0.0, 1.0, 2.0])),
-                                float(rng.uniform(-9, -1)), int(rng.integers(2**31))))
+                                tuple(effects), snr, colour, peak, noise_seed, f0_mean))
             total += len(sentence.text.split()) * SECONDS_PER_WORD / rate / speed
             n += 1
     return plan
@@ -278,8 +296,11 @@ def _tts(specs: list[UttSpec], tmp: Path) -> dict[str, Path | str]:
             cmd = ["espeak-ng", "-v", f"{spec.voice.name}+{spec.voice.variant}", "-s", str(wpm),
                    "-p", str(int(spec.pitch)), "-w", str(wav), spec.spoken]
         elif spec.voice.engine == "flite":
-            cmd = ["flite", "-voice", spec.voice.name, "--setf", f"duration_stretch={1 / spec.rate:.3f}",
-                   "-t", spec.spoken, "-o", str(wav)]
+            cmd = ["flite", "-voice", spec.voice.name, "--setf", f"duration_stretch={1 / spec.rate:.3f}"]
+            if spec.f0_mean is not None:
+                cmd += ["--setf", f"int_f0_target_mean={spec.f0_mean:.0f}",
+                        "--setf", f"int_f0_target_stddev={0.15 * spec.f0_mean:.0f}"]
+            cmd += ["-t", spec.spoken, "-o", str(wav)]
         else:
             continue
         result = subprocess.run(cmd, capture_output=True, text=True)
@@ -287,11 +308,16 @@ def _tts(specs: list[UttSpec], tmp: Path) -> dict[str, Path | str]:
             f"{cmd[0]} failed: {result.stderr.strip()[-300:]}")
     # Festival takes ~0.4 s to start and load a voice: one process renders all of a job's festival lines.
     for voice in sorted({s.voice.name for s in festival}):
-        lines = [f"(voice_{voice})"]
+        lines = [f"(voice_{voice})", "(set! asr_voice_lr_params int_lr_params)"]
         mine = [s for s in festival if s.voice.name == voice]
         for spec in mine:
             wav = tmp / f"{spec.id}.tts.wav"
             lines.append(f"(Parameter.set 'Duration_Stretch {1 / spec.rate:.3f})")
+            if spec.f0_mean is None:
+                lines.append("(set! int_lr_params asr_voice_lr_params)")
+            else:
+                lines.append(f"(set! int_lr_params '((target_f0_mean {spec.f0_mean:.0f}) (target_f0_std "
+                             f"{0.15 * spec.f0_mean:.0f}) (model_f0_mean 170) (model_f0_std 34)))")
             lines.append(f"(utt.save.wave (SynthText {_scheme_string(spec.spoken)}) {_scheme_string(str(wav))} 'riff)")
         script = tmp / f"festival-{voice}.scm"
         script.write_text("\n".join(lines) + "\n")
@@ -404,9 +430,12 @@ def generate(out: str | os.PathLike, config: SyntheticConfig | None = None, prog
     sentences = split_sentences(load_sentences(config), config)
     plan = make_plan(config, sentences)
     settings = {k: v for k, v in asdict(config).items() if k != "workers"}
+    # The plan's digest too: files from a plan made by another version of this code must not be reused.
+    settings["plan_sha256"] = hashlib.sha256(json.dumps([asdict(spec) for spec in plan]).encode()).hexdigest()
     settings_path = out / "settings.json"
     if settings_path.exists() and json.loads(settings_path.read_text()) != settings:
-        raise InputError(out, "holds a corpus generated with other settings; delete it or choose another folder")
+        raise InputError(out, "holds a corpus generated with other settings or by another version of this "
+                              "generator; delete it or choose another folder")
     for split in SPLITS:
         (out / "audio" / split).mkdir(parents=True, exist_ok=True)
     _write_text(settings_path, json.dumps(settings, indent=1) + "\n")

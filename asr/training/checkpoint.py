@@ -85,7 +85,7 @@ def packaged_from_checkpoint(ckpt: dict, state_dict: dict | None = None, **extra
     model.load_state_dict(state_dict if state_dict is not None else ckpt["model"])
     model.eval()
     prov = provenance(**{**ckpt.get("provenance", {}), "steps": ckpt.get("step"), "epochs": ckpt.get("epoch"),
-                         **extra_provenance})
+                         "train_seconds": ckpt.get("train_seconds"), **extra_provenance})
     return PackagedModel(model, FeatureConfig.from_dict(ckpt["feature_config"]),
                          tokenizer_from_dict(ckpt["tokenizer"]), CMVN.from_dict(ckpt["cmvn"]), prov)
 

@@ -242,6 +242,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     specaugment = SpecAugment(SpecAugmentConfig(**cfg.augment)).to(device)
 
     epoch = position = step = bad_epochs = 0
+    train_seconds = 0.0  # wall time spent in this run's epochs, summed over resumed runs
     history: list[dict] = []
     best = BestCheckpoints(ckpt_dir, tc.keep_best)
     if resumed:
@@ -251,6 +252,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
         scaler.load_state_dict(resumed["scaler"])
         epoch, position, step = resumed["epoch"], resumed["position"], resumed["step"]
         history, bad_epochs = resumed["history"], resumed["bad_epochs"]
+        train_seconds = resumed.get("train_seconds", 0.0)
         best = BestCheckpoints(ckpt_dir, tc.keep_best, resumed["best"])
         torch.set_rng_state(resumed["rng"]["torch"])
     loggers = MetricLoggers(run_dir, lc, dist.is_main, OmegaConf.to_container(cfg, resolve=True), resumed is not None)
@@ -260,6 +262,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
                 "position": position, "step": step, "history": history, "bad_epochs": bad_epochs,
+                "train_seconds": train_seconds + time.perf_counter() - run_start,
                 "best": best.entries, "rng": {"torch": torch.get_rng_state()},
                 "model_config": model_config.to_dict(), "feature_config": store.feature_config.to_dict(),
                 "tokenizer": tokenizer.to_dict(), "cmvn": store.cmvn.to_dict(),
@@ -274,6 +277,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
               f"epochs on {dist.world_size} × {device.type}" + (f"; resuming at step {step}" if resumed else ""))
 
     # --- the loop -----------------------------------------------------------------------------------
+    run_start = time.perf_counter()
     steps_this_run = 0
     stopped_early = interrupted = False
     while epoch < tc.epochs and not (stopped_early or interrupted):
@@ -381,7 +385,8 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
         top = best.best
         source = load_checkpoint(ckpt_dir / top["path"]) if top else checkpoint_state()
         package = packaged_from_checkpoint(source, dev_wer=source["history"][-1]["wer"],
-                                           dev_cer=source["history"][-1]["cer"])
+                                           dev_cer=source["history"][-1]["cer"],
+                                           train_seconds=train_seconds + time.perf_counter() - run_start)
         package.save(run_dir / "model.pt")
         plot_curves(run_dir / "metrics.jsonl", run_dir / "curves.png")
         print(f"train: done after {step} steps; best dev WER {100 * min(h['wer'] for h in history):.2f}%; "
