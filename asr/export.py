@@ -86,6 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, help="tuned LM weight to record with --lm")
     parser.add_argument("--beta", type=float, help="tuned word insertion bonus to record with --lm")
     parser.add_argument("--beam-width", type=int, help="beam width to record with --lm")
+    parser.add_argument("--provenance", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="facts to record in the packaged model (e.g. measured WERs); values parse as JSON")
     parser.add_argument("--torchscript", help="write a TorchScript file of the acoustic model here")
     parser.add_argument("--onnx", help="write an ONNX file of the acoustic model here")
     parser.add_argument("--int8", action="store_true", help="with --torchscript: int8 dynamic quantisation")
@@ -105,6 +107,14 @@ def run(args: argparse.Namespace) -> int:
                                            checkpoint=str(args.checkpoint))
     else:
         package = load_packaged_model(args.model)
+    for item in args.provenance:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ASRError(f"--provenance takes KEY=VALUE, not {item!r}")
+        try:
+            package.provenance[key] = json.loads(value)
+        except json.JSONDecodeError:
+            package.provenance[key] = value
     written = []
     if args.out:
         out = Path(args.out)

@@ -6,7 +6,7 @@ faster) and WER of each decoder, and the LM load time. Writes bench/results/deco
 
     .venv/bin/python bench/decode.py                      # constructed log-probs (the default; no model needed)
     .venv/bin/python bench/decode.py --log-probs CACHE.pt --lm-text TEXT...   # a model's cached log-probs
-    .venv/bin/python bench/decode.py --model M.pt --manifest test.jsonl --lm-text TEXT...
+    .venv/bin/python bench/decode.py --model M.pt --manifest test.jsonl --lm-text TEXT... [--alpha A --beta B]
 
 Constructed log-probs (until a trained model exists): sentences of the Debian `fortunes` package, normalised with
 asr.text. The test sentences are held out of the LM text. Each sentence becomes CTC posteriors with a realistic
@@ -184,6 +184,9 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=200, help="test sentences (constructed mode)")
     parser.add_argument("--beam-width", type=int, default=BeamSearchConfig.beam_width,
                         help="for both beam searches (pyctcdecode's default, 100, was slower and no better here)")
+    parser.add_argument("--alpha", type=float, default=BeamSearchConfig.alpha,
+                        help="LM weight for both beam searches with real log-probs (the model's tuned value)")
+    parser.add_argument("--beta", type=float, default=BeamSearchConfig.beta, help="word bonus, likewise")
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds (medians are reported)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -239,7 +242,7 @@ def main() -> None:
             loads.append(time.perf_counter() - start)
         lm_load_s = statistics.median(loads)
 
-        config = BeamSearchConfig(beam_width=args.beam_width)
+        config = BeamSearchConfig(beam_width=args.beam_width, alpha=args.alpha, beta=args.beta)
         tuned = None
         if dev is not None:  # alpha/beta tuned on held-out dev sentences (ours), used by both beam decoders
             tuned = tune_alpha_beta(dev[0], dev[1], tokenizer, lm_dir, config, alphas=[0.3, 0.5, 0.8, 1.2],

@@ -246,7 +246,7 @@ def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMB
                         sink.write(text + "\n")
                         counts.update(text.split())
                         kept += 1
-                sources.append({"path": str(path.resolve()), "sentences": kept, "bytes": path.stat().st_size})
+                sources.append({"path": str(path), "sentences": kept, "bytes": path.stat().st_size})
                 sentences += kept
         if not counts:
             raise InputError(paths[0] if len(paths) == 1 else ", ".join(map(str, paths)),
