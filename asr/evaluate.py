@@ -88,6 +88,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="packaged model file")
     parser.add_argument("--manifest", required=True, help="JSON Lines manifest with reference texts")
     parser.add_argument("--beam-width", type=int, help="beam width")
+    parser.add_argument("--unk-score", type=float, help="log-score per piece of a word outside the LM's vocabulary (default -6; -inf: closed vocabulary)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoding processes")
     parser.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -117,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     greedy = [greedy_decode(lp, None, tokenizer, cache.frame_shift_s)[0].text for lp in log_probs]
     rows["greedy"] = (score(cache.texts, greedy, cache.ids), time.perf_counter() - start)
     if args.lm or args.beam_width:
-        settings = {k: getattr(args, k) for k in ("alpha", "beta", "beam_width") if getattr(args, k) is not None}
+        settings = {k: getattr(args, k) for k in ("alpha", "beta", "beam_width", "unk_score")
+                    if getattr(args, k) is not None}
         try:
             config = BeamSearchConfig(**settings)
         except ValueError as err:

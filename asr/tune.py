@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     data = cached_log_probs(args.model, args.manifest, args.device, args.batch_size, args.cache_dir, args.refresh)
     cache = data.cache
-    config = BeamSearchConfig(**({"beam_width": args.beam_width} if args.beam_width else {}))
+    config = BeamSearchConfig(**{k: getattr(args, k) for k in ("beam_width", "unk_score") if getattr(args, k) is not None})
     plot = Path(args.plot or f"tune-{Path(args.manifest).stem}-{Path(args.model).stem}.png")
     result = tune_alpha_beta([lp.numpy() for lp in cache.float_log_probs()], [normalize_text(t) for t in cache.texts],
                              tokenizer_from_dict(cache.tokenizer), args.lm, config, args.alphas, args.betas,

@@ -51,7 +51,7 @@ def run_asr(model: str, files: list[Path], int8: bool) -> list[str]:
     from asr.transcribe import decoder_settings
 
     package = load_packaged_model(model)
-    options = argparse.Namespace(no_lm=False, lm=None, alpha=None, beta=None, beam_width=None, hotwords=(),
+    options = argparse.Namespace(no_lm=False, lm=None, alpha=None, beta=None, beam_width=None, unk_score=None, hotwords=(),
                                  hotword_boost=None)
     decoder, lm = decoder_settings(options, package, Path(model))
     transcriber = Transcriber(package, lm=lm, decoder=decoder, int8=int8)

@@ -56,3 +56,23 @@ def test_model_file_can_name_its_lm_and_weights(tiny_model, tiny_corpus, tiny_lm
     assert capsys.readouterr().out.strip() == TINY_SENTENCES[5]
     assert asr_main(["transcribe", str(shipped), wav, "--no-lm", "--hotwords", "bright"]) == 2
     assert "hotwords need a language model" in capsys.readouterr().err
+
+
+def test_decoder_options_override_what_the_model_file_recommends(tiny_model, tiny_lm, tmp_path):
+    import argparse
+
+    from asr.decoding import BeamSearchConfig
+    from asr.transcribe import decoder_settings
+
+    shipped = tmp_path / "tiny.pt"
+    assert asr_main(["export", "--model", str(tiny_model), "--out", str(shipped), "--lm", str(tiny_lm),
+                     "--alpha", "0.7", "--beta", "0.5"]) == 0
+    package = load_packaged_model(shipped)
+    options = dict(no_lm=False, lm=None, alpha=None, beta=None, beam_width=None, unk_score=None, hotwords=(),
+                   hotword_boost=None)
+    recommended, lm = decoder_settings(argparse.Namespace(**options), package, shipped)
+    assert (recommended.alpha, recommended.beta, recommended.unk_score) == (0.7, 0.5, BeamSearchConfig.unk_score)
+    assert lm is not None
+    chosen, _ = decoder_settings(argparse.Namespace(**{**options, "beta": 2.0, "unk_score": -12.0}), package, shipped)
+    assert (chosen.alpha, chosen.beta, chosen.unk_score) == (0.7, 2.0, -12.0)
+    assert decoder_settings(argparse.Namespace(**{**options, "no_lm": True}), package, shipped) == (None, None)
