@@ -84,11 +84,21 @@ def score(references: list[str], hypotheses: list[str], ids: list[str]):
     return scores
 
 
+# The BeamSearchConfig fields that asr evaluate, tune and transcribe take from the command line.
+SEARCH_OPTIONS = ("alpha", "beta", "beam_width", "unk_score")
+UNK_SCORE_HELP = "log-score per piece of a word outside the LM's vocabulary (default -6; -inf: closed vocabulary)"
+
+
+def search_options(args: argparse.Namespace, names: tuple[str, ...] = SEARCH_OPTIONS) -> dict:
+    """The search settings given on the command line (an option left out is None and is not included)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="packaged model file")
     parser.add_argument("--manifest", required=True, help="JSON Lines manifest with reference texts")
     parser.add_argument("--beam-width", type=int, help="beam width")
-    parser.add_argument("--unk-score", type=float, help="log-score per piece of a word outside the LM's vocabulary (default -6; -inf: closed vocabulary)")
+    parser.add_argument("--unk-score", type=float, help=UNK_SCORE_HELP)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoding processes")
     parser.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -118,10 +128,8 @@ def run(args: argparse.Namespace) -> int:
     greedy = [greedy_decode(lp, None, tokenizer, cache.frame_shift_s)[0].text for lp in log_probs]
     rows["greedy"] = (score(cache.texts, greedy, cache.ids), time.perf_counter() - start)
     if args.lm or args.beam_width:
-        settings = {k: getattr(args, k) for k in ("alpha", "beta", "beam_width", "unk_score")
-                    if getattr(args, k) is not None}
         try:
-            config = BeamSearchConfig(**settings)
+            config = BeamSearchConfig(**search_options(args))
         except ValueError as err:
             raise ASRError(str(err)) from None
         start = time.perf_counter()

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from asr.errors import ASRError, InputError
+from asr.evaluate import SEARCH_OPTIONS, UNK_SCORE_HELP, search_options
 from asr.fileio import atomic_write_text
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf"}
@@ -86,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, help="LM weight")
     parser.add_argument("--beta", type=float, help="word insertion bonus")
     parser.add_argument("--beam-width", type=int, help="beam width (also enables beam search without an LM)")
-    parser.add_argument("--unk-score", type=float, help="log-score per piece of a word outside the LM's vocabulary (default -6; -inf: closed vocabulary)")
+    parser.add_argument("--unk-score", type=float, help=UNK_SCORE_HELP)
     parser.add_argument("--hotwords", nargs="+", default=(), metavar="WORD_OR_PHRASE",
                         help="words or phrases to favour inside the beam (needs an LM)")
     parser.add_argument("--hotword-boost", type=float, help="log-score bonus per hotword word")
@@ -113,10 +114,8 @@ def decoder_settings(args: argparse.Namespace, package, model_path: Path):
         if args.hotwords:
             raise ASRError("hotwords need a language model: give --lm DIR")
         return None, None
-    settings = {k: v for k, v in recommended.items() if k in ("alpha", "beta", "beam_width", "unk_score")}
-    for key in ("alpha", "beta", "beam_width", "unk_score", "hotword_boost"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
+    settings = {k: v for k, v in recommended.items() if k in SEARCH_OPTIONS}
+    settings.update(search_options(args, SEARCH_OPTIONS + ("hotword_boost",)))
     if args.hotwords:
         settings["hotwords"] = tuple(args.hotwords)
     try:

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from asr.evaluate import add_common_arguments, cached_log_probs
+from asr.evaluate import add_common_arguments, cached_log_probs, search_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     data = cached_log_probs(args.model, args.manifest, args.device, args.batch_size, args.cache_dir, args.refresh)
     cache = data.cache
-    config = BeamSearchConfig(**{k: getattr(args, k) for k in ("beam_width", "unk_score") if getattr(args, k) is not None})
+    config = BeamSearchConfig(**search_options(args))  # beam width and unknown-word score; alpha/beta are tuned
     plot = Path(args.plot or f"tune-{Path(args.manifest).stem}-{Path(args.model).stem}.png")
     result = tune_alpha_beta([lp.numpy() for lp in cache.float_log_probs()], [normalize_text(t) for t in cache.texts],
                              tokenizer_from_dict(cache.tokenizer), args.lm, config, args.alphas, args.betas,

@@ -48,11 +48,12 @@ def test_files(manifest: str | None, limit: int) -> tuple[list[Path], list[str],
 def run_asr(model: str, files: list[Path], int8: bool) -> list[str]:
     from asr.inference import Transcriber
     from asr.package import load_packaged_model
-    from asr.transcribe import decoder_settings
+    from asr.transcribe import add_arguments, decoder_settings
 
     package = load_packaged_model(model)
-    options = argparse.Namespace(no_lm=False, lm=None, alpha=None, beta=None, beam_width=None, unk_score=None, hotwords=(),
-                                 hotword_boost=None)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    options = parser.parse_args([model, "unused"])  # `asr transcribe MODEL`: the decoder the model file names
     decoder, lm = decoder_settings(options, package, Path(model))
     transcriber = Transcriber(package, lm=lm, decoder=decoder, int8=int8)
     return [t.text for t in transcriber.transcribe_many(files)]

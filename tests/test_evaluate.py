@@ -62,17 +62,19 @@ def test_decoder_options_override_what_the_model_file_recommends(tiny_model, tin
     import argparse
 
     from asr.decoding import BeamSearchConfig
-    from asr.transcribe import decoder_settings
+    from asr.transcribe import add_arguments, decoder_settings
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
 
     shipped = tmp_path / "tiny.pt"
     assert asr_main(["export", "--model", str(tiny_model), "--out", str(shipped), "--lm", str(tiny_lm),
                      "--alpha", "0.7", "--beta", "0.5"]) == 0
     package = load_packaged_model(shipped)
-    options = dict(no_lm=False, lm=None, alpha=None, beta=None, beam_width=None, unk_score=None, hotwords=(),
-                   hotword_boost=None)
-    recommended, lm = decoder_settings(argparse.Namespace(**options), package, shipped)
+    recommended, lm = decoder_settings(parser.parse_args([str(shipped), "x.wav"]), package, shipped)
     assert (recommended.alpha, recommended.beta, recommended.unk_score) == (0.7, 0.5, BeamSearchConfig.unk_score)
     assert lm is not None
-    chosen, _ = decoder_settings(argparse.Namespace(**{**options, "beta": 2.0, "unk_score": -12.0}), package, shipped)
+    chosen, _ = decoder_settings(parser.parse_args([str(shipped), "x.wav", "--beta", "2", "--unk-score", "-12"]),
+                                 package, shipped)
     assert (chosen.alpha, chosen.beta, chosen.unk_score) == (0.7, 2.0, -12.0)
-    assert decoder_settings(argparse.Namespace(**{**options, "no_lm": True}), package, shipped) == (None, None)
+    assert decoder_settings(parser.parse_args([str(shipped), "x.wav", "--no-lm"]), package, shipped) == (None, None)

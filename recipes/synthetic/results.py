@@ -2,6 +2,7 @@
 test, the model's size and training time, and the sample file's transcription.
 
     .venv/bin/python recipes/synthetic/results.py exp/synthetic_small exp/synthetic_small/package/synthetic-small.pt
+    .venv/bin/python recipes/synthetic/results.py --provenance exp/synthetic_small   # KEY=VALUE for asr export
 """
 
 from __future__ import annotations
@@ -9,6 +10,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+
+def measured(run: Path) -> dict[str, float]:
+    """Dev and test WER, greedy and with the LM, from the evaluation stage: what the packaged model records."""
+    wers = {}
+    for split in ("dev", "test"):
+        decoders = json.loads((run / f"eval-{split}.json").read_text())["decoders"]
+        wers[f"{split}_wer_greedy"] = round(decoders["greedy"]["wer"], 4)
+        wers[f"{split}_wer_lm"] = round(decoders["beam + LM"]["wer"], 4)
+    return wers
 
 
 def main(run_dir: str, package: str) -> None:
@@ -39,4 +50,7 @@ def main(run_dir: str, package: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    if sys.argv[1] == "--provenance":
+        print("\n".join(f"{key}={value}" for key, value in measured(Path(sys.argv[2])).items()))
+    else:
+        main(*sys.argv[1:3])

@@ -107,11 +107,7 @@ if step 7; then
     say 7 "package the model and its LM into $(dirname "$package")"
     mkdir -p "$exp/package/lm"
     cp "$exp/lm/lm.bin" "$exp/lm/words.txt" "$exp/lm/lm.json" "$exp/package/lm/"
-    measured=$(.venv/bin/python -c "
-import json
-for split in ('dev', 'test'):
-    for name, key in (('greedy', 'greedy'), ('beam + LM', 'lm')):
-        print(f'{split}_wer_{key}=' + str(round(json.load(open('$exp/eval-' + split + '.json'))['decoders'][name]['wer'], 4)))")
+    measured=$(.venv/bin/python recipes/synthetic/results.py --provenance "$exp")
     # shellcheck disable=SC2086  # one KEY=VALUE word per line
     "$asr" export --model "$exp/averaged.pt" --out "$package" --fp16 --lm "$exp/package/lm" \
         --alpha "$(best alpha)" --beta "$(best beta)" --beam-width "$(get recipe.beam_width)" \
