@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, print_table, write_results  # noqa: E402
 
@@ -65,7 +67,7 @@ def run_whisper(files: list[Path]) -> list[str]:
 
     model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
     texts = []
-    for f in files:
+    for f in tqdm(files, desc="whisper tiny.en", unit="file", leave=False, disable=len(files) < 10):
         segments, _ = model.transcribe(str(f), language="en", beam_size=5)
         texts.append(" ".join(s.text.strip() for s in segments))
     return texts
@@ -79,7 +81,7 @@ def run_pocketsphinx(files: list[Path]) -> list[str]:
 
     decoder = Decoder(samprate=16000, loglevel="FATAL")
     texts = []
-    for f in files:
+    for f in tqdm(files, desc="pocketsphinx", unit="file", leave=False, disable=len(files) < 10):
         pcm = (np.clip(load_audio(f, 16000), -1, 1) * 32767).astype(np.int16).tobytes()
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
@@ -105,6 +107,7 @@ def main() -> None:
         start = time.perf_counter()
         hypotheses = run(files)  # model loading included: it is part of transcribing
         elapsed = time.perf_counter() - start
+        print(f"{name}: {len(files)} files in {elapsed:.1f} s", file=sys.stderr, flush=True)
         scores = ErrorRateAccumulator()
         for ref, hyp in zip(references, hypotheses):
             scores.add(normalize_text(ref), normalize_text(hyp))
