@@ -13,16 +13,17 @@ least 3 times in the pool, so test words are almost always in the train-side voc
 seed 0; corpus.json reports it). ``lm_text.txt`` holds every train-side sentence (used for audio or not),
 nothing else.
 
-Voices: espeak-ng English accents × voice variants, flite voices and festival voices, each an id such as
-``espeak:en-gb-scotland+m4``, ``flite:awb``, ``festival:ked_diphone`` written as the line's ``speaker``. Voices are
-split too: test and dev each have espeak variants that no train voice uses (on every accent), dev has
-flite's rms, and test has the speaker "slt" (flite's slt and festival's cmu_us_slt_arctic_hts), who is never
-heard in train or dev. So test is unseen voices reading unseen sentences.
+Voices: every English voice that installs offline (data_prep/voices.py: espeak-ng, MBROLA, flite, festival,
+RHVoice, SVOX Pico, hibari and Kokoro-82M; `asr prep synthetic --list-voices`), each an id such as
+``espeak:en-gb-scotland+m4``, ``mbrola:mb-de4-en``, ``kokoro:bf_emma`` written as the line's ``speaker``. Voices are
+split too: dev and test voices never speak in train, the speaker "slt" (flite, festival, RHVoice) is test-only,
+and the voices reserved for independent evaluation are in no split. So test is unseen voices reading unseen
+sentences. ``--engines`` chooses the engines (by default all but Kokoro, the one slow engine).
 
-Every utterance gets a random speaking rate and pitch, and sox effects with fixed probabilities: speed change,
-band-limiting (telephone band or a low-pass), reverberation, and added white/pink/brown noise at 12-30 dB SNR.
-Audio is 16 kHz mono 16-bit FLAC (lossless, ~60% of WAV's size even with the added noise; decoding it is
-never the bottleneck since features are extracted once into the store).
+Every utterance gets a random speaking rate and pitch, sometimes a sox speed change, and a channel drawn from
+asr.data.channel: a simulated room, a microphone's response, a telephone channel or lossy codec, background
+noise or babble, a level (sometimes clipped), a vocal-tract-length perturbation (``--augment`` chooses the
+families, for measuring what each is worth). Audio is 16 kHz mono 16-bit FLAC.
 
 Deterministic: a seed fixes the whole plan (sentences, voices, rates, effects, noise seeds) before any audio
 is made, and each utterance is rendered from its plan entry alone. Resumable: each file is written under a
@@ -47,11 +48,13 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.data.channel import FAMILIES, ChannelConfig, apply_channel, draw_channel
 from asr.data.manifest import Utterance, write_manifest
 from asr.errors import ASRError, InputError
+from data_prep import voices as voices_lib
+from data_prep.voices import SPLITS, Voice
 
 WORDNET = Path("/usr/share/wordnet")
-SPLITS = ("train", "dev", "test")
 
 
 @dataclass
@@ -68,6 +71,9 @@ class SyntheticConfig:
     held_out_min_count: int = 3  # dev/test sentences use only words occurring this often in the pool
     sample_rate: int = 16000
     wordnet: str = str(WORDNET)
+    engines: tuple[str, ...] = voices_lib.FAST_ENGINES  # data_prep.voices.ENGINES adds kokoro (slow)
+    augment: tuple[str, ...] = FAMILIES  # asr.data.channel families in use
+    id_prefix: str = ""  # prepended to utterance ids, so corpora can be merged
 
 
 # --- text ----------------------------------------------------------------------------------------
@@ -140,62 +146,48 @@ def split_sentences(sentences: list[Sentence], config: SyntheticConfig) -> dict[
             "dev": [sentences[i] for i in dev], "test": [sentences[i] for i in test]}
 
 
-# --- voices --------------------------------------------------------------------------------------
+# --- voices ------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Voice:
-    engine: str  # espeak | flite | festival
-    name: str
-    variant: str = ""
-
-    @property
-    def id(self) -> str:
-        return f"{self.engine}:{self.name}" + (f"+{self.variant}" if self.variant else "")
-
-
-ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029",
-                  "en-us-nyc")
-# Variants are held out across all accents, so a dev/test espeak voice differs from every train voice.
-ESPEAK_VARIANTS = {
-    "train": ("m1", "m2", "m4", "m5", "m7", "m8", "f1", "f3", "f5", "Andy", "Annie", "john", "max", "robert",
-              "travis"),
-    "dev": ("m6", "f4", "paul", "steph"),
-    "test": ("m3", "f2", "david", "linda"),
-}
-FLITE_VOICES = {"train": ("kal", "kal16", "awb"), "dev": ("rms",), "test": ("slt",)}
-FESTIVAL_VOICES = {"train": ("kal_diphone", "ked_diphone"), "dev": (), "test": ("cmu_us_slt_arctic_hts",)}
-# Share of each split's utterances per engine (espeak is the fastest and has the most voices).
-ENGINE_SHARE = {"espeak": 0.6, "flite": 0.25, "festival": 0.15}
-# Training only: every flite and festival voice available for train is male, and a model trained on them (with the
-# held-out split's +-250 cents) transcribed the unseen voices of those engines at 43-64% CER against 10-14% for
-# unseen espeak voices. Train therefore hears those engines more often, with a wider formant and pitch shift
-# (sox pitch), and half of their utterances with the intonation model's F0 target raised into the female range.
-# Dev and test are drawn exactly as before, from their own random streams.
-TRAIN_ENGINE_SHARE = {"espeak": 0.45, "flite": 0.33, "festival": 0.22}
+# Share of each split's utterances per engine, before the engines absent from a split or from the configuration
+# are dropped and the rest renormalised. Train hears more of the engines whose held-out voices are hardest
+# (unseen female voices of the statistical and diphone engines; neural voices, the closest to people).
+# RHVoice renders at only ~5x real time (a process and a voice load per sentence), so it gets a smaller share.
+ENGINE_SHARE = {"espeak": 0.25, "mbrola": 0.15, "flite": 0.10, "festival": 0.12, "rhvoice": 0.08, "pico": 0.08,
+                "hibari": 0.02, "kokoro": 0.20}
+TRAIN_ENGINE_SHARE = {"espeak": 0.22, "mbrola": 0.16, "flite": 0.11, "festival": 0.14, "rhvoice": 0.06, "pico": 0.07,
+                      "hibari": 0.04, "kokoro": 0.20}
+# flite and festival (and the neural engines) take a pitch shift in cents, applied with sox. Training only: every
+# flite voice available for train is male, and a model trained on them transcribed the unseen female voice at
+# 43-64% CER against 10-14% for unseen espeak voices; so train's shift is wider upwards, and half of the
+# flite/festival utterances get the intonation model's F0 target raised into the female range.
 TRAIN_PITCH_CENTS = (-250.0, 450.0)
 HELD_OUT_PITCH_CENTS = (-250.0, 250.0)
+NEURAL_PITCH_CENTS = (-150.0, 150.0)
 TRAIN_HIGH_F0_SHARE = 0.5
 TRAIN_HIGH_F0_HZ = (170.0, 250.0)
 
 
-def split_voices() -> dict[str, list[Voice]]:
-    voices = {}
+def split_voices(engines: tuple[str, ...] = voices_lib.ENGINES) -> dict[str, list[Voice]]:
+    """The voices available here for each split, among ``engines`` (reserved voices are never among them)."""
+    return {split: voices_lib.voices(split, engines) for split in SPLITS}
+
+
+def check_tools(engines: tuple[str, ...]) -> list[str]:
+    """One line per configured voice that cannot speak here (it is left out of the plan); an error when an
+    engine the corpus needs has no voice at all, or sox is missing."""
+    if shutil.which("sox") is None:
+        raise ASRError("sox not found: install the Debian package sox (`make install` does)")
+    skipped = []
+    for info in voices_lib.catalogue():
+        if info.voice.engine in engines and info.split != voices_lib.RESERVED:
+            problem = voices_lib.unavailable_reason(info)
+            if problem:
+                skipped.append(f"{info.voice.id} skipped: {problem}")
     for split in SPLITS:
-        voices[split] = ([Voice("espeak", a, v) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS[split]]
-                         + [Voice("flite", v) for v in FLITE_VOICES[split]]
-                         + [Voice("festival", v) for v in FESTIVAL_VOICES[split]])
-    return voices
-
-
-def check_tools() -> None:
-    for tool, package in (("espeak-ng", "espeak-ng"), ("flite", "flite"), ("festival", "festival"), ("sox", "sox")):
-        if shutil.which(tool) is None:
-            raise ASRError(f"{tool} not found: install the Debian package {package} (`make install` does)")
-    for name in FESTIVAL_VOICES["train"] + FESTIVAL_VOICES["test"]:
-        if not list(Path("/usr/share/festival/voices").glob(f"*/{name}")):
-            raise ASRError(f"festival voice {name} not found: install festvox-kallpc16k, festvox-kdlpc16k and "
-                           "festvox-us-slt-hts (`make install` does)")
+        if not voices_lib.voices(split, engines):
+            raise ASRError(f"no voice of {', '.join(engines)} can speak here for the {split} split: "
+                           f"{skipped[0] if skipped else 'none configured'}")
+    return skipped
 
 
 # --- the plan ------------------------------------------------------------------------------------
@@ -211,12 +203,10 @@ class UttSpec:
     spoken: str
     text: str
     rate: float  # speaking-rate factor (1 = the voice's default)
-    pitch: float  # espeak: its 0-99 pitch; others: a shift in cents applied with sox
-    effects: tuple[str, ...]  # sox effects: speed first, the rest after resampling to the output rate
-    noise_snr: float | None  # dB, None: no noise
-    noise_color: float  # spectral slope: 0 white, 1 pink, 2 brown
-    peak_db: float  # output peak level, dBFS
-    noise_seed: int
+    pitch: float  # espeak/mbrola: espeak's 0-99 pitch; rhvoice/pico: percent; others: a shift in cents (sox)
+    speed: float  # sox speed factor (tempo and pitch together), 1: none
+    channel: tuple  # asr.data.channel steps: room, noise, device, codec, level, vocal tract
+    seed: int  # the neural engines' sampling seed
     f0_mean: float | None = None  # flite/festival: target mean F0 of the intonation model (Hz); None: the voice's
 
 
@@ -224,55 +214,70 @@ JOB_SIZE = 24
 SECONDS_PER_WORD = 0.33  # measured over the voices and rates (silences included), used to plan the hours
 
 
-def _draw_effects(rng: np.random.Generator) -> tuple[list[str], float]:
-    """Random sox effects, and the speed factor among them (it changes the duration)."""
-    effects: list[str] = []
-    speed = 1.0
-    if rng.random() < 0.3:
-        speed = float(rng.uniform(0.9, 1.1))
-        effects += ["speed", f"{speed:.3f}"]
-    if rng.random() < 0.25:
-        if rng.random() < 0.5:
-            effects += ["sinc", "300-3400"]  # telephone band
-        else:
-            effects += ["lowpass", str(int(rng.integers(3000, 7000)))]
-    if rng.random() < 0.3:
-        effects += ["reverb", str(int(rng.integers(10, 60))), "50", str(int(rng.integers(10, 80)))]
-    return effects, speed
+def _draw_pitch(engine: str, split: str, rng: np.random.Generator) -> float:
+    if engine in ("espeak", "mbrola"):
+        return float(rng.uniform(30, 70))
+    if engine in ("rhvoice", "pico"):
+        return float(rng.uniform(85, 120))
+    if engine in ("kokoro", "hibari"):
+        return float(rng.uniform(*NEURAL_PITCH_CENTS)) if split == "train" else 0.0
+    return float(rng.uniform(*(TRAIN_PITCH_CENTS if split == "train" else HELD_OUT_PITCH_CENTS)))
 
 
-def make_plan(config: SyntheticConfig, sentences: dict[str, list[Sentence]]) -> list[UttSpec]:
-    voices = split_voices()
+# People also say single words, short phrases and letters, which a corpus of 5-14-word sentences never has:
+# train gets some of each, cut from its own sentences (dev and test keep whole unseen sentences).
+TRAIN_SHORT_SHARE = 0.10  # a span of 1-3 words of the sentence
+TRAIN_LETTERS_SHARE = 0.02  # 1-3 letters of the alphabet, spelled
+
+
+def _maybe_short(sentence: Sentence, rng: np.random.Generator) -> Sentence:
+    draw = rng.random()
+    words = sentence.text.split()
+    if draw < TRAIN_LETTERS_SHARE:
+        letters = [chr(ord("a") + int(i)) for i in rng.integers(0, 26, int(rng.integers(1, 4)))]
+        return Sentence(", ".join(x.upper() for x in letters) + ".", " ".join(letters))
+    if draw < TRAIN_LETTERS_SHARE + TRAIN_SHORT_SHARE:
+        size = int(rng.integers(1, 4))
+        start = int(rng.integers(0, max(1, len(words) - size + 1)))
+        span = " ".join(words[start:start + size])
+        return Sentence(span[0].upper() + span[1:] + ".", span)
+    return sentence
+
+
+def make_plan(config: SyntheticConfig, sentences: dict[str, list[Sentence]],
+              voices: dict[str, list[Voice]] | None = None) -> list[UttSpec]:
+    voices = voices if voices is not None else split_voices(config.engines)
+    channel_config = ChannelConfig(families=tuple(config.augment))
     fractions = {"dev": config.dev_fraction, "test": config.test_fraction}
     fractions["train"] = 1.0 - fractions["dev"] - fractions["test"]
     plan: list[UttSpec] = []
     for k, split in enumerate(SPLITS):
         rng = np.random.default_rng([config.seed, 2, k])
+        channel_rng = np.random.default_rng([config.seed, 3, k])  # its own stream: ablations keep the rest
         budget = config.hours * 3600 * fractions[split]
         pool = sentences[split]
         order = rng.permutation(len(pool))
         engine_share = TRAIN_ENGINE_SHARE if split == "train" else ENGINE_SHARE
-        engines = [e for e in engine_share if any(v.engine == e for v in voices[split])]
+        engines = [e for e in engine_share if e in config.engines and any(v.engine == e for v in voices[split])]
         shares = np.array([engine_share[e] for e in engines])
         total = 0.0
         n = 0
         while total < budget or n == 0:
             sentence = pool[order[n % len(pool)]]  # every sentence once before any repeats
+            if split == "train":
+                sentence = _maybe_short(sentence, rng)
             engine = engines[rng.choice(len(engines), p=shares / shares.sum())]
             candidates = [v for v in voices[split] if v.engine == engine]
             voice = candidates[rng.integers(len(candidates))]
             rate = float(rng.uniform(0.85, 1.2))
-            cents = TRAIN_PITCH_CENTS if split == "train" else HELD_OUT_PITCH_CENTS
-            pitch = float(rng.uniform(30, 70)) if engine == "espeak" else float(rng.uniform(*cents))
-            effects, speed = _draw_effects(rng)
-            snr = float(rng.uniform(12, 30)) if rng.random() < 0.5 else None
-            colour, peak, noise_seed = float(rng.choice([0.0, 1.0, 2.0])), float(rng.uniform(-9, -1)), \
-                int(rng.integers(2**31))
+            pitch = _draw_pitch(engine, split, rng)
+            speed = float(rng.uniform(0.9, 1.1)) if rng.random() < 0.3 else 1.0
             f0_mean = None
-            if split == "train" and engine != "espeak" and rng.random() < TRAIN_HIGH_F0_SHARE:
+            if split == "train" and engine in ("flite", "festival") and rng.random() < TRAIN_HIGH_F0_SHARE:
                 f0_mean = float(rng.uniform(*TRAIN_HIGH_F0_HZ))
-            plan.append(UttSpec(f"{split}-{n:06d}", split, voice, sentence.spoken, sentence.text, rate, pitch,
-                                tuple(effects), snr, colour, peak, noise_seed, f0_mean))
+            plan.append(UttSpec(f"{config.id_prefix}{split}-{n:06d}", split, voice, sentence.spoken, sentence.text,
+                                rate, pitch, round(speed, 3), draw_channel(channel_rng, channel_config),
+                                int(rng.integers(2**31)), f0_mean))
             total += len(sentence.text.split()) * SECONDS_PER_WORD / rate / speed
             n += 1
     return plan
@@ -285,28 +290,51 @@ def _scheme_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _tts(specs: list[UttSpec], tmp: Path) -> dict[str, Path | str]:
-    """Raw TTS output per utterance id: a wav path, or the error text."""
-    out: dict[str, Path | str] = {}
-    festival = [s for s in specs if s.voice.engine == "festival"]
+Raw = tuple[np.ndarray, int]  # TTS output: float audio and its sample rate
+
+
+def _read(wav: Path) -> Raw:
+    import soundfile
+
+    audio, rate = soundfile.read(str(wav), dtype="float64", always_2d=True)
+    return audio.mean(axis=1), rate
+
+
+def _tts(specs: list[UttSpec], tmp: Path) -> dict[str, Raw | str]:
+    """Raw TTS output per utterance id: (audio, rate), or the error text."""
+    out: dict[str, Raw | str] = {}
     for spec in specs:
-        wav = tmp / f"{spec.id}.tts.wav"
-        if spec.voice.engine == "espeak":
-            wpm = int(round(165 * spec.rate))
-            cmd = ["espeak-ng", "-v", f"{spec.voice.name}+{spec.voice.variant}", "-s", str(wpm),
-                   "-p", str(int(spec.pitch)), "-w", str(wav), spec.spoken]
-        elif spec.voice.engine == "flite":
+        engine, wav = spec.voice.engine, tmp / f"{spec.id}.tts.wav"
+        try:
+            if engine == "kokoro":
+                out[spec.id] = (voices_lib.kokoro_speak(spec.voice.name, spec.spoken, spec.rate),
+                                voices_lib.KOKORO_RATE)
+                continue
+            if engine == "hibari":
+                out[spec.id] = voices_lib.hibari_speak(spec.voice.name, spec.spoken, spec.rate, spec.seed)
+                continue
+        except Exception as err:  # a neural engine's failure is one utterance's failure, reported as such
+            out[spec.id] = f"{engine} failed: {type(err).__name__}: {err}"
+            continue
+        stdin = None
+        if engine in ("espeak", "mbrola"):
+            cmd = voices_lib.espeak_command(spec.voice, spec.spoken, spec.rate, spec.pitch, wav)
+        elif engine == "rhvoice":
+            cmd, stdin = voices_lib.rhvoice_command(spec.voice, spec.rate, spec.pitch, wav), spec.spoken
+        elif engine == "pico":
+            cmd = voices_lib.pico_command(spec.voice, spec.spoken, spec.rate, spec.pitch, wav)
+        elif engine == "flite":
             cmd = ["flite", "-voice", spec.voice.name, "--setf", f"duration_stretch={1 / spec.rate:.3f}"]
             if spec.f0_mean is not None:
                 cmd += ["--setf", f"int_f0_target_mean={spec.f0_mean:.0f}",
                         "--setf", f"int_f0_target_stddev={0.15 * spec.f0_mean:.0f}"]
             cmd += ["-t", spec.spoken, "-o", str(wav)]
         else:
-            continue
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        out[spec.id] = wav if result.returncode == 0 and wav.exists() else (
-            f"{cmd[0]} failed: {result.stderr.strip()[-300:]}")
+            continue  # festival: below, one process per voice
+        problem = voices_lib.run_quietly(cmd, stdin)
+        out[spec.id] = _read(wav) if problem is None and wav.exists() else (problem or f"{engine} wrote no audio")
     # Festival takes ~0.4 s to start and load a voice: one process renders all of a job's festival lines.
+    festival = [s for s in specs if s.voice.engine == "festival"]
     for voice in sorted({s.voice.name for s in festival}):
         lines = [f"(voice_{voice})", "(set! asr_voice_lr_params int_lr_params)"]
         mine = [s for s in festival if s.voice.name == voice]
@@ -324,65 +352,68 @@ def _tts(specs: list[UttSpec], tmp: Path) -> dict[str, Path | str]:
         result = subprocess.run(["festival", "-b", str(script)], capture_output=True, text=True)
         for spec in mine:
             wav = tmp / f"{spec.id}.tts.wav"
-            out[spec.id] = wav if wav.exists() else f"festival failed: {result.stderr.strip()[-300:]}"
+            out[spec.id] = _read(wav) if wav.exists() else f"festival failed: {result.stderr.strip()[-300:]}"
     return out
 
 
-def _colored_noise(n: int, color: float, rng: np.random.Generator) -> np.ndarray:
-    white = rng.standard_normal(n)
-    if color == 0.0:
-        return white
-    spectrum = np.fft.rfft(white)
-    freqs = np.arange(len(spectrum), dtype=np.float64)
-    freqs[0] = 1.0
-    noise = np.fft.irfft(spectrum / freqs ** (color / 2), n)
-    return noise / (noise.std() + 1e-12)
-
-
-def render(spec: UttSpec, wav: Path, sample_rate: int) -> np.ndarray:
-    """Apply the utterance's sox effects, noise and level to the TTS output; float32 at ``sample_rate``."""
-    before = ["pitch", f"{spec.pitch:.0f}"] if spec.voice.engine != "espeak" and abs(spec.pitch) >= 1 else []
-    after = list(spec.effects)
-    if "speed" in after:  # speed changes the rate: it goes before resampling to the output rate
-        k = after.index("speed")
-        before += after[k:k + 2]
-        del after[k:k + 2]
-    # Filters and reverb act at the output rate (an 8 kHz voice cannot take a 7 kHz low-pass).
-    cmd = ["sox", "-D", str(wav), "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-",
-           *before, "rate", "-v", str(sample_rate), *after]
-    result = subprocess.run(cmd, capture_output=True)
+def _sox(audio: np.ndarray, rate: int, effects: list[str]) -> np.ndarray:
+    """Run float audio through sox effects (the output is at the rate the effects end with)."""
+    cmd = ["sox", "-D", "-t", "raw", "-r", str(rate), "-e", "floating-point", "-b", "32", "-c", "1", "-",
+           "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-", *effects]
+    result = subprocess.run(cmd, input=audio.astype(np.float32).tobytes(), capture_output=True)
     if result.returncode != 0:
         raise RuntimeError(f"sox failed: {result.stderr.decode(errors='replace').strip()[-300:]}")
-    audio = np.frombuffer(result.stdout, dtype=np.float32).astype(np.float64)
+    return np.frombuffer(result.stdout, dtype=np.float32).astype(np.float64)
+
+
+def _trim_silence(audio: np.ndarray, rate: int, keep_s: float = 0.15) -> np.ndarray:
+    """Cut leading and trailing silence down to ``keep_s`` (engines pad differently; rooms and noise then
+    decide what the edges sound like)."""
+    level = np.abs(audio)
+    loud = np.flatnonzero(level > 0.02 * level.max())
+    if loud.size == 0:
+        return audio
+    keep = int(keep_s * rate)
+    return audio[max(0, loud[0] - keep):loud[-1] + keep]
+
+
+def render(spec: UttSpec, raw: Raw, sample_rate: int, babble: np.ndarray | None = None) -> np.ndarray:
+    """The TTS output through pitch and speed change (sox), resampled to ``sample_rate``, then the channel."""
+    audio, rate = raw
+    effects: list[str] = []
+    if spec.voice.engine in ("flite", "festival", "kokoro", "hibari") and abs(spec.pitch) >= 1:
+        effects += ["pitch", f"{spec.pitch:.0f}"]
+    if spec.speed != 1.0:
+        effects += ["speed", f"{spec.speed:.3f}"]
+    audio = _sox(audio, rate, [*effects, "rate", "-v", str(sample_rate)])
     if audio.size == 0 or not np.any(audio):
         raise RuntimeError("the voice produced no audio")
-    rng = np.random.default_rng(spec.noise_seed)
-    if spec.noise_snr is not None:
-        rms = np.sqrt(np.mean(audio**2))
-        audio = audio + _colored_noise(audio.size, spec.noise_color, rng) * rms / 10 ** (spec.noise_snr / 20)
-    audio *= 10 ** (spec.peak_db / 20) / np.abs(audio).max()
-    return audio.astype(np.float32)
+    audio = _trim_silence(audio, sample_rate)
+    return apply_channel(audio, sample_rate, spec.channel, babble)
 
 
 def _render_job(args: tuple[list[UttSpec], str, int]) -> list[tuple[str, str | None]]:
     """Render one job's utterances that are not on disk yet. Returns (id, error or None) per utterance."""
     import soundfile
+    import torch
 
+    torch.set_num_threads(1)  # one process per core already
     specs, out_dir, sample_rate = args
     todo = [s for s in specs if not _audio_path(Path(out_dir), s).exists()]
     results = [(s.id, None) for s in specs if s not in todo]
     if not todo:
         return results
+    babble = _babble(out_dir)
     with tempfile.TemporaryDirectory(prefix="asr-synth-") as tmp:
         raw = _tts(todo, Path(tmp))
         for spec in todo:
-            wav = raw[spec.id]
-            if isinstance(wav, str):
-                results.append((spec.id, wav))
+            tts = raw.get(spec.id, f"{spec.voice.engine}: no output")
+            if isinstance(tts, str):
+                results.append((spec.id, tts))
                 continue
             try:
-                audio = render(spec, wav, sample_rate)
-            except (RuntimeError, OSError) as err:
+                audio = render(spec, tts, sample_rate, babble)
+            except (RuntimeError, OSError, ValueError, subprocess.CalledProcessError) as err:
                 results.append((spec.id, str(err)))
                 continue
             path = _audio_path(Path(out_dir), spec)
@@ -395,6 +426,52 @@ def _render_job(args: tuple[list[UttSpec], str, int]) -> list[tuple[str, str | N
 
 def _audio_path(out: Path, spec: UttSpec) -> Path:
     return out / "audio" / spec.split / f"{spec.id}.flac"
+
+
+# --- babble: other people talking ------------------------------------------------------------------
+
+BABBLE_SENTENCES = 60
+
+
+@functools.lru_cache(maxsize=2)
+def _babble(out_dir: str) -> np.ndarray | None:
+    import soundfile
+
+    path = Path(out_dir) / "noise" / "babble.flac"
+    return soundfile.read(str(path), dtype="float64")[0] if path.exists() else None
+
+
+def make_babble(out: Path, config: SyntheticConfig, sentences: list[Sentence]) -> Path:
+    """A recording of many voices each reading a sentence, one after another (about 3 minutes): babble noise
+    is cut from it, several stretches summed. Train-side sentences and fast train voices (espeak, MBROLA,
+    pico, RHVoice) only, so no dev or test sentence is heard, even as noise."""
+    import soundfile
+
+    path = out / "noise" / "babble.flac"
+    if path.exists():
+        return path
+    rng = np.random.default_rng([config.seed, 4])
+    talkers = [v for v in voices_lib.voices("train", ("espeak", "mbrola", "pico", "rhvoice"))]
+    if not talkers:
+        raise ASRError("no fast train voice available for babble noise (install espeak-ng)")
+    pieces = []
+    with tempfile.TemporaryDirectory(prefix="asr-babble-") as tmp:
+        for i in range(BABBLE_SENTENCES):
+            sentence = sentences[int(rng.integers(len(sentences)))]
+            voice = talkers[int(rng.integers(len(talkers)))]
+            spec = UttSpec(f"babble-{i:03d}", "train", voice, sentence.spoken, sentence.text, 1.0,
+                           50.0 if voice.engine in ("espeak", "mbrola") else 100.0, 1.0, (), 0)
+            raw = _tts([spec], Path(tmp)).get(spec.id)
+            if isinstance(raw, tuple):
+                audio = _sox(raw[0], raw[1], ["rate", "-v", str(config.sample_rate)])
+                pieces.append(audio / (np.abs(audio).max() + 1e-9))
+    if not pieces:
+        raise ASRError("could not render any babble sentence")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    soundfile.write(str(tmp_path), 0.5 * np.concatenate(pieces), config.sample_rate, format="FLAC", subtype="PCM_16")
+    os.replace(tmp_path, path)
+    return path
 
 
 # --- the corpus ----------------------------------------------------------------------------------
@@ -425,13 +502,20 @@ def generate(out: str | os.PathLike, config: SyntheticConfig | None = None, prog
     config = config or SyntheticConfig()
     if config.hours <= 0:
         raise ValueError(f"hours must be positive, not {config.hours}")
-    check_tools()
+    unknown = set(config.engines) - set(voices_lib.ENGINES)
+    if unknown:
+        raise ValueError(f"unknown engine {', '.join(sorted(unknown))}; choose among {', '.join(voices_lib.ENGINES)}")
+    for line in check_tools(config.engines):
+        print(f"asr prep synthetic: {line}", file=sys.stderr)
     out = Path(out)
     sentences = split_sentences(load_sentences(config), config)
-    plan = make_plan(config, sentences)
+    voices = split_voices(config.engines)
+    plan = make_plan(config, sentences, voices)
     settings = {k: v for k, v in asdict(config).items() if k != "workers"}
+    settings["voices"] = {split: [v.id for v in vs] for split, vs in voices.items()}
     # The plan's digest too: files from a plan made by another version of this code must not be reused.
     settings["plan_sha256"] = hashlib.sha256(json.dumps([asdict(spec) for spec in plan]).encode()).hexdigest()
+    settings = json.loads(json.dumps(settings))  # tuples as lists, as they read back
     settings_path = out / "settings.json"
     if settings_path.exists() and json.loads(settings_path.read_text()) != settings:
         raise InputError(out, "holds a corpus generated with other settings or by another version of this "
@@ -439,6 +523,8 @@ def generate(out: str | os.PathLike, config: SyntheticConfig | None = None, prog
     for split in SPLITS:
         (out / "audio" / split).mkdir(parents=True, exist_ok=True)
     _write_text(settings_path, json.dumps(settings, indent=1) + "\n")
+    if "noise" in config.augment:
+        make_babble(out, config, sentences["train"])
 
     # Jobs hold utterances of one voice (festival starts once per job: ~0.4 s to load a voice), small enough
     # to keep every worker busy to the end.
@@ -447,7 +533,8 @@ def generate(out: str | os.PathLike, config: SyntheticConfig | None = None, prog
         by_voice.setdefault(spec.voice.id, []).append(spec)
     jobs = [(specs[i:i + JOB_SIZE], str(out), config.sample_rate)
             for specs in by_voice.values() for i in range(0, len(specs), JOB_SIZE)]
-    jobs.sort(key=lambda job: job[0][0].voice.engine != "festival")  # the slowest jobs first
+    slowest_first = {"kokoro": 0, "festival": 1}
+    jobs.sort(key=lambda job: slowest_first.get(job[0][0].voice.engine, 2))
     failures: dict[str, str] = {}
     with tqdm(total=len(plan), unit="utt", desc="synthesising", disable=not progress, file=sys.stderr) as bar:
         if config.workers <= 1:
@@ -482,6 +569,8 @@ def generate(out: str | os.PathLike, config: SyntheticConfig | None = None, prog
         "splits": {split: {
             "utterances": len(utts), "hours": round(sum(u.duration for u in utts) / 3600, 4),
             "speakers": sorted({u.speaker for u in utts}), "sentences": len({u.text for u in utts}),
+            "hours_by_engine": {e: round(sum(u.duration for u in utts if u.speaker.split(":")[0] == e) / 3600, 4)
+                                for e in sorted({u.speaker.split(":")[0] for u in utts})},
             "vocabulary": len({w for u in utts for w in u.text.split()}),
             "oov_vs_lm_text": round(oov_rate([u.text for u in utts], lm_vocab), 5),
             "oov_vs_train_audio": round(oov_rate([u.text for u in utts], train_vocab), 5),
@@ -496,19 +585,45 @@ def generate(out: str | os.PathLike, config: SyntheticConfig | None = None, prog
 # --- `asr prep synthetic` ------------------------------------------------------------------------
 
 
+def _names(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown {what} {', '.join(unknown) or '(none given)'}; "
+                                         f"choose among {', '.join(allowed)}")
+    return names
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = SyntheticConfig()
-    parser.add_argument("out", help="corpus folder (created, or resumed when it holds the same settings)")
+    parser.add_argument("out", nargs="?", help="corpus folder (created, or resumed when it holds the same settings)")
     parser.add_argument("--hours", type=float, default=d.hours, help="hours of audio over all splits")
     parser.add_argument("--seed", type=int, default=d.seed, help="fixes sentences, voices and effects")
     parser.add_argument("--workers", type=int, default=d.workers, help="parallel processes")
     parser.add_argument("--dev-fraction", type=float, default=d.dev_fraction, help="share of the hours for dev")
     parser.add_argument("--test-fraction", type=float, default=d.test_fraction, help="share of the hours for test")
+    parser.add_argument("--engines", type=lambda t: _names(t, voices_lib.ENGINES, "engine"), default=d.engines,
+                        help=f"comma-separated TTS engines (default {','.join(d.engines)}; "
+                             f"all: {','.join(voices_lib.ENGINES)})")
+    parser.add_argument("--augment", type=lambda t: () if t == "none" else _names(t, FAMILIES, "family"),
+                        default=d.augment, help=f"comma-separated channel families, or none (default "
+                                                f"{','.join(d.augment)})")
+    parser.add_argument("--id-prefix", default=d.id_prefix, help="prepended to every utterance id")
+    parser.add_argument("--list-voices", action="store_true",
+                        help="print every voice (engine, id, split, gender, accent, availability, licence) and exit")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list_voices:
+        print("engine\tvoice\tsplit\tgender\taccent\tavailable\tlicence")
+        print("\n".join(voices_lib.list_voices()))
+        return 0
+    if not args.out:
+        print("asr prep synthetic: the corpus folder OUT is required (or --list-voices)", file=sys.stderr)
+        return 2
     config = SyntheticConfig(hours=args.hours, seed=args.seed, workers=args.workers,
-                             dev_fraction=args.dev_fraction, test_fraction=args.test_fraction)
+                             dev_fraction=args.dev_fraction, test_fraction=args.test_fraction,
+                             engines=tuple(args.engines), augment=tuple(args.augment), id_prefix=args.id_prefix)
     stats = generate(args.out, config)
     for utt_id, problem in stats["failures"].items():
         print(f"asr prep synthetic: {utt_id}: {problem}", file=sys.stderr)

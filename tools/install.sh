@@ -11,6 +11,16 @@ PYTHON=${PYTHON:-python3}
 TORCH_VERSION=2.13.0
 
 # --- 1. Debian packages -------------------------------------------------------------------------
+enable_contrib_non_free() {
+    local deb822=/etc/apt/sources.list.d/debian.sources
+    if [[ -f $deb822 ]] && grep -q '^Components: main$' "$deb822"; then
+        echo "install: adding contrib and non-free to $deb822"
+        sed -i 's/^Components: main$/Components: main contrib non-free/' "$deb822"
+    elif [[ -f /etc/apt/sources.list ]] && grep -Eq '^deb .* main$' /etc/apt/sources.list; then
+        echo "install: adding contrib and non-free to /etc/apt/sources.list"
+        sed -i -E 's/^(deb .* main)$/\1 contrib non-free/' /etc/apt/sources.list
+    fi
+}
 packages=$(grep -v -e '^#' -e '^\s*$' tools/apt-packages.txt)
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
@@ -22,10 +32,13 @@ if command -v dpkg-query >/dev/null 2>&1; then
         if [[ $(id -u) -ne 0 ]]; then
             echo "install: these Debian packages are missing; as root, run:" >&2
             echo "    sudo sh -c '$line'" >&2
+            echo "  (some voices are in Debian's contrib and non-free components: add them to apt's sources first)" >&2
             exit 1
         fi
         echo "install: Debian packages: ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
+        # Some voices (MBROLA, RHVoice, SVOX Pico, festival's MBROLA voices) are in contrib and non-free.
+        enable_contrib_non_free
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
@@ -51,8 +64,31 @@ kenlm_tools() {
     "$VENV/bin/python" -m asr.decoding.kenlm_tools --quiet
 }
 
+# Kokoro's English voice files come from the npm package kokoro-js (checksummed), unpacked into ~/.cache/asr once.
+# Without npm, the generated corpus is made without the Kokoro voices (asr prep synthetic --list-voices says so).
+kokoro_voices() {
+    local dir
+    dir=$("$VENV/bin/python" -c 'from data_prep.voices import kokoro_voice_dir as d; print(d())')
+    [[ -f $dir/source.json ]] && return 0
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "install: npm not found: the Kokoro voices (npm kokoro-js) are left out of generated corpora" >&2
+        return 0
+    fi
+    local tmp
+    tmp=$(mktemp -d)
+    echo "install: Kokoro voices (npm kokoro-js)"
+    if (cd "$tmp" && npm pack --silent kokoro-js@1.2.1 >/dev/null 2>&1); then
+        "$VENV/bin/python" -c 'import sys; from data_prep.voices import unpack_kokoro_voices as u; u(sys.argv[1])' \
+            "$tmp"/kokoro-js-1.2.1.tgz
+    else
+        echo "install: npm pack kokoro-js failed: the Kokoro voices are left out of generated corpora" >&2
+    fi
+    rm -rf "$tmp"
+}
+
 if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $VENV/bin/asr ]]; then
     kenlm_tools
+    kokoro_voices
     exit 0
 fi
 
@@ -81,7 +117,7 @@ fi
 echo "install: the asr package and its Python dependencies"
 # torch is already present and satisfies the project's range, so this never replaces it.
 # (This machine's pip configuration names local index folders that may be absent: drop that noise.)
-"${pip[@]}" install -e ".[dev]" 2> >(grep -v -e "is ignored: it is neither" >&2)
+"${pip[@]}" install -e ".[dev,voices]" 2> >(grep -v -e "is ignored: it is neither" >&2)
 "$VENV/bin/python" - <<PY
 import sys, torch
 if "$flavour" == "cpu" and torch.version.cuda is not None:
@@ -89,5 +125,6 @@ if "$flavour" == "cpu" and torch.version.cuda is not None:
 import asr  # noqa: F401  (the editable install works)
 PY
 kenlm_tools
+kokoro_voices
 echo "$want" > "$stamp"
 echo "install: ready ($VENV, torch $("$VENV/bin/python" -c 'import torch; print(torch.__version__)'))"

@@ -40,7 +40,7 @@ fi
 asr=.venv/bin/asr
 # Every setting in one call (composing the configuration costs a second).
 keys=(recipe.corpus run_dir recipe.package_name recipe.hours recipe.seed recipe.lm_order recipe.average_best
-      recipe.alphas recipe.betas recipe.beam_width data.store)
+      recipe.alphas recipe.betas recipe.beam_width data.store recipe.engines)
 mapfile -t values < <("$asr" train "${overrides[@]}" --get "${keys[@]}")
 ((${#values[@]} == ${#keys[@]})) || { echo "run.sh: could not read the configuration" >&2; exit 1; }
 declare -A setting
@@ -57,7 +57,8 @@ start=$(date +%s)
 
 if step 0; then
     say 0 "generate $(get recipe.hours) h of speech into $corpus"
-    "$asr" prep synthetic "$corpus" --hours "$(get recipe.hours)" --seed "$(get recipe.seed)"
+    "$asr" prep synthetic "$corpus" --hours "$(get recipe.hours)" --seed "$(get recipe.seed)" \
+        --engines "$(get recipe.engines)"
 fi
 
 if step 1; then
