@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -35,8 +36,7 @@ def cached_log_probs(model: str | os.PathLike, manifest: str | os.PathLike, devi
     import torch
     from tqdm import tqdm
 
-    from asr.audio import load_audio
-    from asr.data.manifest import read_manifest
+    from asr.data.manifest import read_manifest, read_utterance_audio
     from asr.decoding import LogProbCache, fingerprint
     from asr.inference import Transcriber
 
@@ -57,8 +57,7 @@ def cached_log_probs(model: str | os.PathLike, manifest: str | os.PathLike, devi
             waves = []
             for u in part:
                 try:
-                    waves.append(load_audio(u.audio, transcriber.sample_rate, u.offset or 0.0,
-                                            u.duration if u.offset else None))
+                    waves.append(read_utterance_audio(u, transcriber.sample_rate))
                 except ASRError as err:
                     failures.append(f"{u.id}: {err}")
                     waves.append(None)
@@ -89,6 +88,19 @@ SEARCH_OPTIONS = ("alpha", "beta", "beam_width", "unk_score")
 UNK_SCORE_HELP = "log-score per piece of a word outside the LM's vocabulary (default -6; -inf: closed vocabulary)"
 
 
+def add_unk_score_argument(parser: argparse.ArgumentParser) -> None:
+    """``--unk-score``, which takes ``-inf`` as a value the way the help offers it.
+
+    argparse reads an argument that starts with "-" as an option name unless it looks like a negative number, and
+    for that it knows digits only, so ``--unk-score -inf`` failed ("expected one argument"). The parser's test is
+    widened to negative infinity (and exponents); ``--unk-score=-inf`` works with any argparse.
+    """
+    parser.add_argument("--unk-score", type=float, help=UNK_SCORE_HELP)
+    if hasattr(parser, "_negative_number_matcher"):  # argparse's own attribute, present since Python 2.7
+        parser._negative_number_matcher = re.compile(
+            r"^-(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$|^-inf(?:inity)?$", re.IGNORECASE)
+
+
 def search_options(args: argparse.Namespace, names: tuple[str, ...] = SEARCH_OPTIONS) -> dict:
     """The search settings given on the command line (an option left out is None and is not included)."""
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
@@ -98,7 +110,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="packaged model file")
     parser.add_argument("--manifest", required=True, help="JSON Lines manifest with reference texts")
     parser.add_argument("--beam-width", type=int, help="beam width")
-    parser.add_argument("--unk-score", type=float, help=UNK_SCORE_HELP)
+    add_unk_score_argument(parser)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoding processes")
     parser.add_argument("--device", default="cpu", help="where the model runs: cpu, cuda, cuda:N")
     parser.add_argument("--batch-size", type=int, default=16)

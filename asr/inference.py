@@ -128,8 +128,12 @@ class Transcriber:
         best = log_probs.max(axis=1)
         words = []
         for w in result.words:
-            first = min(int(w.start / self.frame_shift), len(best) - 1)
-            last = max(first + 1, int(round(w.end / self.frame_shift)))
+            if w.first_frame is not None:
+                first, last = w.first_frame, w.last_frame + 1
+            else:
+                first, last = round(w.start / self.frame_shift), round(w.end / self.frame_shift)
+            first = min(first, len(best) - 1)
+            last = max(first + 1, last)
             start, end = min(w.start, chunk.duration), min(w.end, chunk.duration)
             words.append(Word(w.word, chunk.start + start, chunk.start + end, float(math.exp(best[first:last].mean()))))
         return words

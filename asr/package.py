@@ -38,8 +38,9 @@ class PackagedModel:
 
     @property
     def frame_shift(self) -> float:
-        """Seconds per model output frame (feature hop × time subsampling)."""
-        return self.feature_config.hop_ms / 1000 * self.model.config.subsampling
+        """Seconds per model output frame: feature hop × time subsampling, the hop being the whole number of
+        samples the features were computed with (``hop_ms`` rounds to it: 10 ms at 22.05 kHz is 220 samples)."""
+        return self.model.config.subsampling / self.feature_config.frame_rate
 
     def to_dict(self, dtype: torch.dtype | None = None) -> dict:
         state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu()

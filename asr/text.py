@@ -38,6 +38,8 @@ _ABBREV_RE = re.compile(r"\b(" + "|".join(_ABBREVIATIONS) + r")\.", re.IGNORECAS
 _DOTTED_RE = re.compile("|".join(re.escape(k) for k in _DOTTED_ABBREVIATIONS), re.IGNORECASE)
 _MONEY_RE = re.compile(r"([$£€])\s?(\d[\d,]*)(?:\.(\d{1,2}))?\b")
 _ORDINAL_RE = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
+# Decades and plural numbers (1990s, '80s, 1960's, two 6s, 1,000s); not the end of a decimal (5.5s).
+_PLURAL_NUMBER_RE = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+)'?s\b")
 _THOUSANDS_RE = re.compile(r"\b(\d{1,3}(?:,\d{3})+)\b")
 _TIME_RE = re.compile(r"\b(\d{1,2}):(\d{2})\b")
 _DECIMAL_RE = re.compile(r"(\d*)\.(\d+)")
@@ -57,6 +59,21 @@ def _spell_integer(digits: str) -> str:
     if len(digits) == 4 and 1100 <= value <= 2099 and value % 1000 != 0:
         return num2words(value, to="year")
     return num2words(value)
+
+
+def _plural_number(match: re.Match) -> str:
+    """ "1990s" → "nineteen nineties": the number as it is read (a year, if it is one), its last word plural."""
+    digits = match.group(1)
+    spoken = num2words(int(digits.replace(",", ""))) if "," in digits else _spell_integer(digits)  # 1,990 no year
+    words = spoken.replace("-", " ").replace(",", "").split()
+    last = words[-1]
+    if last.endswith("y"):
+        words[-1] = last[:-1] + "ies"
+    elif last.endswith(("s", "x")):
+        words[-1] = last + "es"
+    else:
+        words[-1] = last + "s"
+    return " " + " ".join(words) + " "
 
 
 def _money(match: re.Match) -> str:
@@ -97,6 +114,7 @@ def normalize_text(text: str) -> str:
     text = _ABBREV_RE.sub(lambda m: _ABBREVIATIONS[m.group(1).lower()], text)
     text = _MONEY_RE.sub(_money, text)
     text = _ORDINAL_RE.sub(lambda m: _words(num2words(int(m.group(1)), to="ordinal")), text)
+    text = _PLURAL_NUMBER_RE.sub(_plural_number, text)
     text = _THOUSANDS_RE.sub(lambda m: _words(num2words(int(m.group(1).replace(",", "")))), text)  # never a year
     text = _TIME_RE.sub(_time, text)
     text = _DECIMAL_RE.sub(_decimal, text)

@@ -2,7 +2,9 @@
 
 Any format soundfile reads, any rate and channel count; directories are searched for audio files. A file that is
 missing, corrupt or empty is reported and the others still finish; the exit status is 1 if any failed. Silence
-gives an empty transcript. With ``--out DIR`` each input gets DIR/<name>.<format>; without it, results go to
+gives an empty transcript. With ``--out DIR`` each input gets DIR/<name>.<format>, where the name of a file found
+in a folder keeps its path below that folder; two inputs that would write the same file, or files already in
+DIR (without ``--overwrite``), are refused before anything is transcribed. Without ``--out``, results go to
 standard output (JSON as one object per line).
 
 When the model file names a language model and tuned decoder weights (the recipe's ``asr export --lm``), the beam
@@ -18,7 +20,7 @@ import time
 from pathlib import Path
 
 from asr.errors import ASRError, InputError
-from asr.evaluate import SEARCH_OPTIONS, UNK_SCORE_HELP, search_options
+from asr.evaluate import SEARCH_OPTIONS, add_unk_score_argument, search_options
 from asr.fileio import atomic_write_text
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf"}
@@ -77,17 +79,40 @@ def expand_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
     return out
 
 
+def output_path(out_dir: Path, name: Path, fmt: str) -> Path:
+    return out_dir / name.with_suffix(f".{fmt}")
+
+
+def check_outputs(files: list[tuple[Path, Path]], out_dir: Path, fmt: str, overwrite: bool) -> None:
+    """Refuse, before any work, outputs that two inputs would share (the later would silently replace the earlier)
+    and outputs that exist already unless ``overwrite``."""
+    writers: dict[Path, list[Path]] = {}
+    for path, name in files:
+        writers.setdefault(output_path(out_dir, name, fmt), []).append(path)
+    shared = {out: paths for out, paths in writers.items() if len(paths) > 1}
+    if shared:
+        listing = "; ".join(f"{out} from {' and '.join(map(str, paths))}" for out, paths in list(shared.items())[:5])
+        raise ASRError(f"{len(shared)} output file(s) would each be written by several inputs: {listing}"
+                       f"{'; ...' if len(shared) > 5 else ''}. Give their common folder instead of the files (the "
+                       f"folder structure below it is kept), or transcribe them into separate --out folders")
+    existing = [out for out in writers if out.exists()]
+    if existing and not overwrite:
+        raise ASRError(f"{len(existing)} output file(s) exist already: {', '.join(map(str, existing[:5]))}"
+                       f"{', ...' if len(existing) > 5 else ''}; add --overwrite to replace them")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="packaged model file (.pt from training, asr export or asr average)")
     parser.add_argument("inputs", nargs="+", help="audio files or folders of them")
     parser.add_argument("--format", choices=FORMATS, default="txt")
     parser.add_argument("--out", help="folder for one output file per input (default: standard output)")
+    parser.add_argument("--overwrite", action="store_true", help="replace output files that exist in --out")
     parser.add_argument("--lm", help="language model folder from `asr lm build` (beam search with the LM)")
     parser.add_argument("--no-lm", action="store_true", help="ignore the LM the model file names; greedy decoding")
     parser.add_argument("--alpha", type=float, help="LM weight")
     parser.add_argument("--beta", type=float, help="word insertion bonus")
     parser.add_argument("--beam-width", type=int, help="beam width (also enables beam search without an LM)")
-    parser.add_argument("--unk-score", type=float, help=UNK_SCORE_HELP)
+    add_unk_score_argument(parser)
     parser.add_argument("--hotwords", nargs="+", default=(), metavar="WORD_OR_PHRASE",
                         help="words or phrases to favour inside the beam (needs an LM)")
     parser.add_argument("--hotword-boost", type=float, help="log-score bonus per hotword word")
@@ -149,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
     if args.format in ("srt", "vtt") and len(files) > 1 and not args.out:
         raise ASRError(f"{args.format} for several files needs --out DIR")
     out_dir = Path(args.out) if args.out else None
+    if out_dir is not None:
+        check_outputs(files, out_dir, args.format, args.overwrite)
     failures, audio_seconds, start = [], 0.0, time.perf_counter()
     progress = tqdm(total=len(files), unit="file", desc="transcribe", disable=len(files) < 2, file=sys.stderr)
     for (path, name), result in zip(files, transcriber.transcribe_many(p for p, _ in files)):
@@ -160,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         audio_seconds += result.duration
         text = render(result, args.format)
         if out_dir is not None:
-            atomic_write_text(out_dir / name.with_suffix(f".{args.format}"), text)
+            atomic_write_text(output_path(out_dir, name, args.format), text)
         elif args.format == "txt" and len(files) > 1:
             sys.stdout.write(f"{path}\t{text}")
         else:

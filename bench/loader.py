@@ -28,8 +28,8 @@ single_thread()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from asr.audio import load_audio  # noqa: E402
 from asr.data import BucketingBatchSampler, SpeechDataset, extract_features, padding_waste, read_manifest  # noqa: E402
+from asr.data.manifest import read_utterance_audio  # noqa: E402
 from asr.features import LogMel  # noqa: E402
 from asr.text import CharTokenizer  # noqa: E402
 from data_prep.synthetic import (  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
         def on_the_fly():
             out = []
             for i in order:
-                feats, _ = extractor(torch.from_numpy(load_audio(utts[i].audio, rate)))
+                feats, _ = extractor(torch.from_numpy(read_utterance_audio(utts[i], rate)))
                 out.append((feats - mean) * inv_std)
             return out
 

@@ -127,3 +127,36 @@ def tiny_model(tiny_corpus, tmp_path_factory) -> Path:
         tiny_corpus.train, "train.epochs": 70, "train.lr": 5e-3, "train.schedule": "constant",
         "train.warmup_steps": 20, "train.keep_best": 1})))
     return run_dir / "model.pt"
+
+
+def die_while_writing(writer: str, code: str) -> None:
+    """Run ``code`` in a fresh Python in which ``writer`` ("module.function", e.g. "torch.save") writes a few
+    bytes to the file it was given and then ends the process as a kill would: no exception handler and no
+    ``finally`` runs, so whatever temporary file the caller was writing stays behind, named as the caller names it.
+    """
+    import os
+    import sys
+
+    script = f"""
+import importlib, os
+module, name = {writer!r}.rsplit(".", 1)
+def dying(*args, **kwargs):
+    target = next(a for a in args if isinstance(a, (str, os.PathLike)) or hasattr(a, "write"))
+    if hasattr(target, "write"):
+        target.write(b"partial")
+        target.flush()
+    else:
+        open(target, "wb").write(b"partial")
+    os._exit(9)
+setattr(importlib.import_module(module), name, dying)
+{code}
+raise SystemExit("the writer was never called")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 9, result.stderr[-2000:]
+
+
+def temp_files(folder: Path) -> list[str]:
+    """Hidden files anywhere under ``folder``: the toolkit's writers name their temporary files ".*"."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob(".*") if p.is_file())

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from conftest import tone, write_audio
+from conftest import die_while_writing, temp_files, tone, write_audio
 
 from asr.cli import main
 from asr.data.augment import SpecAugment, SpecAugmentConfig
@@ -92,3 +92,15 @@ def test_speed_perturb_command(tmp_path, capsys):
     main(["prep", "speed-perturb", str(manifest), "--factors", "0.9", "1.1", "--out", str(out), "--workers", "1"])
     assert (out / "train.jsonl").read_text() == before
     assert (out / "audio" / "a-sp0.9.flac").stat().st_mtime_ns == mtime
+
+
+def test_a_perturbed_file_killed_midway_leaves_no_orphan_once_resumed(tmp_path):
+    a = write_audio(tmp_path / "a.wav", tone(1.0, 16000), 16000)
+    manifest = write_manifest(tmp_path / "train.jsonl", [Utterance("a", str(a), 1.0, "first")])
+    out = tmp_path / "sp"
+    die_while_writing("soundfile.write", "from asr.data.speed import SpeedPerturbConfig, speed_perturb; "
+                                         f"speed_perturb({str(manifest)!r}, {str(out)!r}, "
+                                         "SpeedPerturbConfig([0.9], workers=1), progress=False)")
+    assert temp_files(out)
+    assert main(["prep", "speed-perturb", str(manifest), "--factors", "0.9", "--out", str(out), "--workers", "1"]) == 0
+    assert temp_files(out) == [] and (out / "audio" / "a-sp0.9.flac").is_file()

@@ -54,3 +54,29 @@ def test_bad_input_is_one_line_and_status_2(tmp_path, capsys):
     assert main(["score", str(tmp_path / "missing.txt"), str(tmp_path / "x.txt")]) == 2
     err = capsys.readouterr().err
     assert "missing.txt: file not found" in err and "Traceback" not in err
+
+
+def test_score_matches_transcribe_json_to_a_manifest_by_audio_path(tmp_path, capsys, monkeypatch):
+    from asr.inference import Transcript
+    from asr.transcribe import render
+
+    monkeypatch.chdir(tmp_path)  # asr transcribe writes "source" as given on its command line: here, relative
+    (tmp_path / "corpus").mkdir()
+    ref = tmp_path / "corpus" / "test.jsonl"  # a manifest: audio relative to its own folder
+    ref.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "u1", "audio": "wav/a.wav", "duration": 1.0, "text": "the cat sat on the mat"},
+        {"id": "u2", "audio": "wav/b.wav", "duration": 1.0, "text": "hello world"}]) + "\n")
+    hyp = tmp_path / "hyp.jsonl"
+    hyp.write_text(render(Transcript("hello world", [], 1.0, "corpus/wav/b.wav"), "json")
+                   + render(Transcript("the cat sit on the mat", [], 1.0, "corpus/wav/a.wav"), "json"))
+    assert main(["score", str(ref), str(hyp), "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["utterances"] == 2 and summary["words"]["reference_length"] == 8
+    assert summary["words"]["substitutions"] == 1 and summary["words"]["errors"] == 1
+    assert "no hypothesis" not in captured.err
+    # a hypothesis that matches no reference audio is reported, not silently scored as another utterance
+    hyp.write_text(render(Transcript("hello world", [], 1.0, "elsewhere/c.wav"), "json"))
+    assert main(["score", str(ref), str(hyp), "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "2 reference utterances have no hypothesis" in err and "1 hypotheses have no reference" in err

@@ -78,3 +78,75 @@ def test_decoder_options_override_what_the_model_file_recommends(tiny_model, tin
                                  package, shipped)
     assert (chosen.alpha, chosen.beta, chosen.unk_score) == (0.7, 2.0, -12.0)
     assert decoder_settings(parser.parse_args([str(shipped), "x.wav", "--no-lm"]), package, shipped) == (None, None)
+
+
+@pytest.mark.parametrize("command", ["transcribe", "evaluate", "tune"])
+def test_unk_score_minus_infinity_is_accepted(command):
+    import argparse
+    import importlib
+    import math
+
+    from asr.decoding import BeamSearchConfig
+    from asr.evaluate import search_options
+
+    parser = argparse.ArgumentParser()
+    importlib.import_module(f"asr.{command}").add_arguments(parser)
+    given = {"transcribe": ["m.pt", "x.wav"], "evaluate": ["--model", "m.pt", "--manifest", "x.jsonl"],
+             "tune": ["--model", "m.pt", "--manifest", "x.jsonl", "--lm", "lm"]}[command]
+    for spelling in ("-inf", "-Infinity"):
+        args = parser.parse_args([*given, "--unk-score", spelling, "--beam-width", "8"])
+        assert args.unk_score == -math.inf and args.beam_width == 8
+        assert BeamSearchConfig(**search_options(args)).unk_score == -math.inf
+    assert parser.parse_args([*given, "--unk-score", "-7.5"]).unk_score == -7.5
+    with pytest.raises(SystemExit):  # an option name in the value's place is still an error
+        parser.parse_args([*given, "--unk-score", "--beam-width", "8"])
+
+
+def test_evaluate_and_tune_read_segments_starting_at_offset_zero(tiny_model, tiny_corpus, tiny_lm, tmp_path, capsys):
+    """Two utterances in one file, the first at offset 0.0: each line must be read as its own segment."""
+    import numpy as np
+    from conftest import write_audio
+
+    from asr.audio import load_audio
+    from asr.data import Utterance, read_manifest, write_manifest
+
+    utts = read_manifest(tiny_corpus.train)
+    lines = []
+    for k, (first, second) in enumerate([(0, 1), (2, 3)]):
+        a, b = load_audio(utts[first].audio), load_audio(utts[second].audio)
+        pause = np.zeros(8000, dtype=np.float32)
+        path = write_audio(tmp_path / f"pair{k}.wav", np.concatenate([a, pause, b]), 16000)
+        lines += [Utterance(f"pair{k}-a", str(path), len(a) / 16000, utts[first].text, offset=0.0),
+                  Utterance(f"pair{k}-b", str(path), len(b) / 16000, utts[second].text,
+                            offset=(len(a) + len(pause)) / 16000)]
+    manifest = write_manifest(tmp_path / "segments.jsonl", lines)
+    assert '"offset": 0.0' in manifest.read_text()
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    assert asr_main(["evaluate", "--model", str(tiny_model), "--manifest", str(manifest), *cache,
+                     "--report", str(tmp_path / "report.txt"), "--json", str(tmp_path / "eval.json")]) == 0
+    figures = json.loads((tmp_path / "eval.json").read_text())
+    assert figures["utterances"] == 4
+    assert figures["decoders"]["greedy"]["wer"] == 0.0, (tmp_path / "report.txt").read_text()
+    assert asr_main(["tune", "--model", str(tiny_model), "--manifest", str(manifest), "--lm", str(tiny_lm), *cache,
+                     "--alphas", "0.5", "--betas", "0", "--plot", str(tmp_path / "grid.png"),
+                     "--json", str(tmp_path / "tune.json")]) == 0
+    assert json.loads((tmp_path / "tune.json").read_text())["best_wer"] == 0.0
+
+
+def test_log_prob_cache_rereads_audio_regenerated_under_the_same_name(tiny_model, tiny_corpus, tmp_path, capsys):
+    import shutil
+
+    from asr.data import Utterance, read_manifest, write_manifest
+
+    utts = read_manifest(tiny_corpus.train)[:2]
+    copies = [Utterance(u.id, str(shutil.copy(u.audio, tmp_path / f"{u.id}.wav")), u.duration, u.text) for u in utts]
+    manifest = write_manifest(tmp_path / "m.jsonl", copies)
+    args = ["evaluate", "--model", str(tiny_model), "--manifest", str(manifest), "--cache-dir", str(tmp_path / "c"),
+            "--report", str(tmp_path / "r.txt"), "--json", str(tmp_path / "e.json")]
+    assert asr_main(args) == 0
+    assert json.loads((tmp_path / "e.json").read_text())["decoders"]["greedy"]["wer"] == 0.0
+    shutil.copy(read_manifest(tiny_corpus.train)[5].audio, copies[0].audio)  # new audio, same name and manifest
+    capsys.readouterr()
+    assert asr_main(args) == 0
+    assert "(log-probs from cache)" not in capsys.readouterr().out
+    assert json.loads((tmp_path / "e.json").read_text())["decoders"]["greedy"]["wer"] > 0.3  # 5 of 12 words

@@ -14,6 +14,7 @@ from asr.audio import AudioError, load_audio
 from asr.cli import main as asr_main
 from asr.data import FeatureStore, SpeechDataset, collate
 from asr.data.manifest import read_manifest
+from asr.decoding import greedy_decode
 from asr.inference import Transcriber
 from asr.metrics import ErrorRateAccumulator
 from asr.package import load_packaged_model
@@ -223,3 +224,65 @@ def test_torchscript_export_float_and_int8(tiny_model, tmp_path):
         assert torch.equal(got_lengths, expected_lengths)
         for row, n in enumerate(expected_lengths.tolist()):
             torch.testing.assert_close(got[row, :n], expected[row, :n], atol=1e-5, rtol=0)
+
+
+def test_out_dir_outputs_never_overwrite_each_other(tiny_model, tiny_corpus, tmp_path, capsys):
+    sources = wavs(tiny_corpus)
+    (tmp_path / "in" / "a").mkdir(parents=True)
+    (tmp_path / "in" / "b").mkdir()
+    same_name = [tmp_path / "in" / "a" / "x.wav", tmp_path / "in" / "b" / "x.wav", tmp_path / "in" / "b" / "x.flac"]
+    for k, path in enumerate(same_name):
+        write_audio(path, load_audio(sources[k]), 16000, path.suffix[1:])
+    out = tmp_path / "out"
+    # three inputs whose outputs would all be out/x.txt: refused before any work, naming them
+    assert asr_main(["transcribe", str(tiny_model), *map(str, same_name), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "x.txt" in err and all(str(p) in err for p in same_name)
+    assert not out.exists() or not any(out.iterdir())
+    # a folder keeps its structure below it: a/x.txt and b/x.txt (b/x.wav and b/x.flac still collide)
+    (tmp_path / "in" / "b" / "x.flac").unlink()
+    assert asr_main(["transcribe", str(tiny_model), str(tmp_path / "in"), "--out", str(out)]) == 0
+    assert (out / "a" / "x.txt").read_text().strip() == TINY_SENTENCES[0]
+    assert (out / "b" / "x.txt").read_text().strip() == TINY_SENTENCES[1]
+    # existing outputs are not replaced without --overwrite, and nothing is transcribed
+    (out / "a" / "x.txt").write_text("kept\n")
+    capsys.readouterr()
+    assert asr_main(["transcribe", str(tiny_model), str(tmp_path / "in"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and str(out / "a" / "x.txt") in err
+    assert (out / "a" / "x.txt").read_text() == "kept\n"
+    assert asr_main(["transcribe", str(tiny_model), str(tmp_path / "in"), "--out", str(out), "--overwrite"]) == 0
+    assert (out / "a" / "x.txt").read_text().strip() == TINY_SENTENCES[0]
+
+
+def test_word_confidence_covers_exactly_the_word_frames(tiny_model, tiny_corpus):
+    """A word's confidence is over the frames of its tokens: never one frame early because its start time in
+    seconds, a multiple of the frame shift, was rounded down when turned back into a frame index."""
+    transcriber = Transcriber(tiny_model, segmenter=SegmenterConfig(min_chunk_s=29.0, max_chunk_s=30.0))
+    shift = transcriber.frame_shift
+    tricky = 0  # words starting at a frame k where int(round(k * shift, 6) / shift) != k
+    for wav in wavs(tiny_corpus):
+        samples = load_audio(wav)
+        transcript = transcriber.transcribe(samples, sample_rate=16000)
+        log_probs = transcriber.log_probs([samples])[0]  # one chunk: the same samples the transcript came from
+        frames = greedy_decode(torch.from_numpy(log_probs), None, transcriber.tokenizer, 1.0)[0].words  # in frames
+        assert [w.word for w in transcript.words] == [w.word for w in frames]
+        best = log_probs.max(axis=1)
+        for word, span in zip(transcript.words, frames):
+            first, stop = int(span.start), int(span.end)
+            assert word.start == pytest.approx(first * shift)
+            assert word.end == pytest.approx(min(stop * shift, transcript.duration))  # the last frame may overhang
+            assert word.confidence == pytest.approx(float(np.exp(best[first:stop].mean())), rel=1e-6), word
+            tricky += int(round(first * shift, 6) / shift) != first
+    assert tricky > 0  # the case that went wrong occurs in this corpus
+
+
+def test_frame_shift_follows_the_whole_sample_hop(tiny_model):
+    from asr.features import FeatureConfig
+    from asr.package import PackagedModel
+
+    package = load_packaged_model(tiny_model)
+    # 10 ms at 22.05 kHz is 220.5 samples: the hop is 220 samples, so a frame lasts 220 / 22050 s, not 10 ms
+    odd = PackagedModel(package.model, FeatureConfig(sample_rate=22050), package.tokenizer, package.cmvn)
+    assert odd.frame_shift == pytest.approx(220 / 22050 * package.model.config.subsampling, rel=1e-12)
+    assert package.frame_shift == pytest.approx(0.01 * package.model.config.subsampling, rel=1e-12)

@@ -106,3 +106,34 @@ def test_bad_manifest_line_names_file_and_line(tmp_path, capsys, tools):
     assert main(["lm", "build", "--text", str(manifest), "--out", str(tmp_path / "lm"), "--quiet"]) == 2
     assert f"{manifest}: line 2" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
+
+
+def test_unigram_lm_builds_scores_and_decodes(tmp_path, capsys, tools):
+    from decoding_helpers import ctc_log_probs
+
+    from asr.decoding import BeamSearchConfig, BeamSearchDecoder
+    from asr.text import CharTokenizer
+
+    text = tmp_path / "t.txt"
+    text.write_text("\n".join(LM_SENTENCES) + "\n")
+    out = tmp_path / "lm"
+    assert main(["lm", "build", "--text", str(text), "--order", "1", "--out", str(out), "--quiet"]) == 0
+    assert "1-gram" in capsys.readouterr().out
+    arpa = (out / "lm.arpa").read_text()
+    assert "ngram 1=" in arpa and "ngram 2=" not in arpa
+    lm = load_lm(out)
+    assert lm.order == 1
+    # a unigram model's sentence score is the sum of its words' and </s>'s log10 probabilities in the ARPA
+    unigrams = {}
+    for line in arpa.split("\\1-grams:\n")[1].split("\n\n")[0].splitlines():
+        prob, word = line.split("\t")[:2]
+        unigrams[word] = float(prob)
+    sentence = "the dog sat near the red car"
+    total, count = lm.log10_prob([sentence])
+    assert count == 8 and total == pytest.approx(sum(unigrams[w] for w in sentence.split()) + unigrams["</s>"],
+                                                 abs=1e-4)
+    # and the beam search decodes with it
+    chars = CharTokenizer()
+    decoder = BeamSearchDecoder(BeamSearchConfig(alpha=0.5), chars, out)
+    assert decoder.decode(ctc_log_probs(sentence, chars), 0.04).text == sentence
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -1,13 +1,15 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
-from conftest import tone, write_audio
+from conftest import die_while_writing, temp_files, tone, write_audio
 
 import asr.data.store as store_module
 from asr.audio import load_audio
 from asr.cli import main
 from asr.data import BucketingBatchSampler, FeatureStore, SpeechDataset, collate, extract_features
-from asr.data.manifest import Utterance, read_manifest, write_manifest
+from asr.data.manifest import Utterance, read_manifest, read_utterance_audio, write_manifest
 from asr.errors import InputError
 from asr.features import CMVNAccumulator, FeatureConfig, LogMel
 from asr.text import CharTokenizer, normalize_text
@@ -43,7 +45,7 @@ def test_store_reads_back_direct_extraction_and_train_cmvn(corpus, tmp_path):
     extractor = LogMel(config)
     acc = CMVNAccumulator(config.n_mels)
     for u in utts:
-        samples = load_audio(u.audio, config.sample_rate, u.offset or 0.0, u.duration if u.offset else None)
+        samples = read_utterance_audio(u, config.sample_rate)
         direct = extractor(torch.from_numpy(samples))[0].numpy()
         got = store.get(u.id)
         assert got.dtype == np.float16 and got.shape == (config.num_frames(len(samples)), 40)
@@ -157,3 +159,25 @@ def test_features_command_reports_bad_audio_and_keeps_the_rest(corpus, tmp_path,
     store = FeatureStore(out)
     assert "broken" not in store and "devyy" in store and store.feature_config.n_mels == 64
     assert store.meta["cmvn_from"] == [str(bad_dev.resolve())]
+
+
+def test_a_shard_write_killed_midway_leaves_no_orphan_once_resumed(corpus, tmp_path):
+    train, _ = corpus
+    out = tmp_path / "store"
+    die_while_writing("numpy.save", "from asr.data import extract_features; "
+                                    f"extract_features([{str(train)!r}], {str(out)!r}, workers=1, progress=False)")
+    assert temp_files(out / "shards")
+    store = extract_features([train], out, workers=1, progress=False)
+    assert temp_files(out) == [] and len(store) == len(read_manifest(train))
+
+
+def test_resumed_extraction_rereads_audio_regenerated_under_the_same_name(corpus, tmp_path):
+    train, dev = corpus
+    out = tmp_path / "store"
+    extract_features([train, dev], out, workers=1, shard_size=3, progress=False)
+    utt = read_manifest(dev)[1]
+    quieter = 0.3 * load_audio(utt.audio)
+    write_audio(Path(utt.audio), quieter, 16000)  # the same path and manifest, other samples
+    store = extract_features([train, dev], out, workers=1, shard_size=3, progress=False)
+    expected = LogMel(store.feature_config)(torch.from_numpy(load_audio(utt.audio)))[0].numpy()
+    np.testing.assert_allclose(store.get(utt.id).astype(np.float32), expected, rtol=2**-11, atol=1e-7)

@@ -21,6 +21,9 @@ from asr.text import BPETokenizer, CharTokenizer, TokenizerError, normalize_text
     ("\u2018Quoted\u2019 and \u201cdouble\u201d", "quoted and double"),
     ("well-known  state-of-the-art", "well known state of the art"),
     ("", ""),
+    # decades and plural numbers: the plural is spoken on the number itself
+    ("The 1990s, the 1800s and the '80s.", "the nineteen nineties the eighteen hundreds and the eighties"),
+    ("In his 30s, in the 1960's, two 6s.", "in his thirties in the nineteen sixties two sixes"),
 ])
 def test_normalize(written, spoken):
     assert normalize_text(written) == spoken

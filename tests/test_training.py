@@ -5,10 +5,11 @@ import math
 
 import pytest
 import torch
-from conftest import train_overrides
+from conftest import die_while_writing, temp_files, train_overrides
 
 from asr.cli import main as asr_main
 from asr.decoding import greedy_decode
+from asr.errors import InputError
 from asr.package import load_packaged_model
 from asr.train import compose
 from asr.training.checkpoint import average_state_dicts, load_checkpoint
@@ -153,3 +154,74 @@ def test_features_must_match_the_experiment(tiny_corpus, tmp_path):
 
     with pytest.raises(InputError, match="features were extracted with"):
         run(tiny_corpus, tmp_path / "run", **{"features.n_mels": 40})
+
+
+def test_a_save_killed_midway_leaves_no_orphan_once_the_run_restarts(tiny_corpus, tmp_path):
+    checkpoints = tmp_path / "run" / "checkpoints"
+    die_while_writing("torch.save", "from asr.training.checkpoint import save_checkpoint; "
+                                    f"save_checkpoint({{'step': 1}}, {str(checkpoints / 'last.pt')!r})")
+    assert temp_files(checkpoints) and not (checkpoints / "last.pt").exists()
+    run(tiny_corpus, tmp_path / "run", **{"train.stop_after_steps": 1})
+    assert temp_files(checkpoints) == []
+    assert last_state(tmp_path / "run")["step"] == 1
+
+
+@pytest.mark.slow
+def test_a_resubmitted_run_that_stopped_early_stays_stopped(tiny_corpus, tmp_path, capsys):
+    settings = {"train.epochs": 10, "train.lr": 0.0, "train.patience": 1}
+    run_dir = run(tiny_corpus, tmp_path / "run", **settings)
+    state = last_state(run_dir)
+    assert len(state["history"]) == 2  # epoch 1 sets the best, epoch 2 does not improve on it
+    model = (run_dir / "model.pt").read_bytes(), (run_dir / "model.pt").stat().st_mtime_ns
+    capsys.readouterr()
+    run(tiny_corpus, run_dir, **settings)  # what resubmitting the same job does
+    again = last_state(run_dir)
+    assert len(again["history"]) == 2 and again["step"] == state["step"]
+    assert ((run_dir / "model.pt").read_bytes(), (run_dir / "model.pt").stat().st_mtime_ns) == model
+    assert "stopped early" in capsys.readouterr().out
+    assert again["stopped_early"] is True
+    # a larger patience lets the same run continue
+    run(tiny_corpus, run_dir, **{**settings, "train.patience": 2})
+    assert len(last_state(run_dir)["history"]) == 3
+
+
+def test_resume_false_refuses_a_folder_that_holds_an_earlier_run(tiny_corpus, tmp_path):
+    run_dir = run(tiny_corpus, tmp_path / "run", **{"train.stop_after_steps": 2})
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    with pytest.raises(InputError, match=f"{run_dir}.*earlier run.*train.resume=false"):
+        run(tiny_corpus, run_dir, **{"train.resume": False, "train.stop_after_steps": 2})
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+    assert last_state(run_dir)["step"] == 2
+
+
+@pytest.mark.slow
+def test_average_last_k_takes_the_k_newest_epochs(tiny_corpus, tmp_path, capsys):
+    run_dir = run(tiny_corpus, tmp_path / "run", **{"train.epochs": 4, "train.lr": 0.0, "train.keep_best": 1,
+                                                    "train.keep_last": 2})
+    # with nothing learnt no epoch beats the first: kept are the best (epoch 1) and the two newest
+    kept = sorted(p.name for p in (run_dir / "checkpoints").glob("epoch-*.pt"))
+    assert kept == ["epoch-001.pt", "epoch-003.pt", "epoch-004.pt"]
+    capsys.readouterr()
+    assert asr_main(["average", str(run_dir), "--last", "2", "--out", str(tmp_path / "avg.pt")]) == 0
+    assert "(epoch-003.pt, epoch-004.pt)" in capsys.readouterr().out
+    assert asr_main(["average", str(run_dir), "--best", "1", "--out", str(tmp_path / "best.pt")]) == 0
+    assert "(epoch-001.pt)" in capsys.readouterr().out
+    assert asr_main(["average", str(run_dir), "--last", "3", "--out", str(tmp_path / "avg3.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "epoch-002.pt" in err and "train.keep_last" in err and not (tmp_path / "avg3.pt").exists()
+
+
+def test_logged_loss_counts_only_the_tokens_it_scores():
+    from asr.training.trainer import ctc_loss
+
+    torch.manual_seed(0)
+    log_probs = torch.randn(3, 6, 5).log_softmax(-1)
+    targets = torch.tensor([[1, 2, 3], [1, 1, 2], [4, 3, 0]])
+    target_lengths = torch.tensor([3, 3, 2])
+    out_lengths = torch.tensor([6, 3, 2])  # "1 1 2" needs 4 frames (a blank between the repeats): infeasible
+    total, tokens, scored = ctc_loss(log_probs, out_lengths, targets, target_lengths)
+    feasible = [0, 2]
+    expected = torch.nn.functional.ctc_loss(log_probs[feasible].transpose(0, 1), targets[feasible],
+                                            out_lengths[feasible], target_lengths[feasible], reduction="sum")
+    assert float(total) == pytest.approx(float(expected), rel=1e-6)
+    assert int(tokens) == 8 and int(scored) == 5

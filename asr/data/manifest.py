@@ -7,6 +7,7 @@ lies under the manifest's folder, so a corpus folder can be moved as a whole.
 
 ``read_manifest`` checks the schema only (cheap). ``validate_manifest`` also opens every audio header and
 tokenises every text: what ``asr prep validate`` runs before hours of training are spent on a corpus.
+``read_utterance_audio`` is the one way the toolkit reads a line's samples (features, evaluation, perturbation).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from asr.errors import InputError
 from asr.fileio import atomic_path
@@ -137,6 +140,20 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
     if problems:
         raise ManifestError(path, problems)
     return [utt for _, utt in good]
+
+
+def read_utterance_audio(utt: Utterance, sample_rate: int) -> np.ndarray:
+    """The samples of one manifest line as float32 mono at ``sample_rate``.
+
+    A line with an ``offset`` (0.0 included) is the segment ``[offset, offset + duration)`` of its file; a line
+    without one is the whole file (its ``duration`` is what the header says, checked by validation). Anything
+    with ``audio``, ``offset`` and ``duration`` attributes will do. Raises ``asr.audio.AudioError``.
+    """
+    from asr.audio import load_audio
+
+    if utt.offset is None:
+        return load_audio(utt.audio, sample_rate)
+    return load_audio(utt.audio, sample_rate, utt.offset, utt.duration)
 
 
 def write_manifest(path: str | os.PathLike, utterances: Iterable[Utterance]) -> Path:

@@ -8,7 +8,8 @@ length): no process start per file, and the output length is exactly ``round(n /
 
 The output manifest holds the original lines followed by one line per factor and utterance, with ids
 ``<id>-sp<f>``, durations ``duration / f``, and audio written as 16-bit FLAC at the configured rate. Finished
-files are skipped on a rerun (each is written under a temporary name, then renamed).
+files are skipped on a rerun (each is written under a temporary name, then renamed; a rerun removes the
+temporary files of a killed run).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.data.manifest import Utterance, read_manifest, write_manifest
+from asr.data.manifest import Utterance, read_manifest, read_utterance_audio, write_manifest
 from asr.errors import InputError
+from asr.fileio import atomic_path, remove_stale_temps
 
 
 @dataclass
@@ -53,19 +55,14 @@ def _safe_name(utt_id: str) -> str:
 def _perturb_one(args: tuple[Utterance, float, str, int]) -> tuple[Utterance | None, str | None]:
     import soundfile
 
-    from asr.audio import load_audio
-
     utt, factor, out_path, rate = args
     new_id = utt.id + factor_suffix(factor)
     out = Path(out_path)
     try:
         if not out.exists():
-            samples = load_audio(utt.audio, rate, utt.offset or 0.0,
-                                 utt.duration if utt.offset is not None else None)
-            fast = perturb(samples, rate, factor)
-            tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-            soundfile.write(str(tmp), np.clip(fast, -1.0, 1.0), rate, format="FLAC", subtype="PCM_16")
-            os.replace(tmp, out)
+            fast = perturb(read_utterance_audio(utt, rate), rate, factor)
+            with atomic_path(out) as tmp:
+                soundfile.write(str(tmp), np.clip(fast, -1.0, 1.0), rate, format="FLAC", subtype="PCM_16")
         frames = soundfile.info(str(out)).frames
     except (InputError, RuntimeError, OSError) as err:
         return None, f"{utt.id}: {err}"
@@ -90,6 +87,8 @@ def speed_perturb(manifest: str | os.PathLike, out_dir: str | os.PathLike,
     out_dir = Path(out_dir)
     audio_dir = out_dir / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (out_dir, audio_dir):  # files a killed earlier run was writing; they are made again below
+        remove_stale_temps(folder)
     factors = [f for f in config.factors if f != 1.0]
     jobs = [(u, f, str(audio_dir / f"{_safe_name(u.id)}{factor_suffix(f)}.flac"), config.sample_rate)
             for f in factors for u in utts]

@@ -7,8 +7,9 @@ Layout of a store folder::
     cmvn.json         global CMVN statistics of the manifests named by ``cmvn_from`` (asr.features.CMVN)
     plan.json         what is being extracted, so a resumed run can check it continues the same job
     shards/NNNNN.npy  float16 (frames, n_mels): the features of up to ``shard_size`` utterances, concatenated
-    shards/NNNNN.json the shard's ids, frame counts and CMVN partial sums: written after the .npy, so its
-                      presence means the shard is finished and a resumed run skips it
+    shards/NNNNN.json the shard's ids, frame counts and CMVN partial sums, and a stamp of its audio files (path,
+                      size, modification time): written after the .npy, so its presence means the shard is
+                      finished, and a resumed run skips it unless its audio was written again since
 
 Why memory-mapped .npy shards: measured on this project's development machine (2-core EPYC VM, warm page
 cache, 4000 utterances of 150-800 frames × 80 bins float16, read in random order), one slice of a
@@ -37,7 +38,7 @@ import numpy as np
 
 from asr.errors import InputError
 from asr.features import CMVN, CMVNAccumulator, FeatureConfig
-from asr.fileio import atomic_write_text
+from asr.fileio import atomic_path, atomic_write_text, files_stamp, remove_stale_temps
 
 FORMAT = "asr-feature-store"
 VERSION = 1
@@ -131,6 +132,7 @@ class _Shard:
     index: int
     items: tuple[_Item, ...]
     cmvn: bool  # do its utterances count for CMVN
+    audio_stamp: str  # asr.fileio.files_stamp of its audio files: audio written again means extracting again
 
 
 _worker_extractor = None
@@ -147,7 +149,7 @@ def _extract_shard(args: tuple[Path, _Shard, dict]) -> tuple[int, int, list[tupl
     global _worker_extractor
     import torch
 
-    from asr.audio import load_audio
+    from asr.data.manifest import read_utterance_audio
     from asr.features import LogMel
 
     folder, shard, config_dict = args
@@ -158,9 +160,7 @@ def _extract_shard(args: tuple[Path, _Shard, dict]) -> tuple[int, int, list[tupl
     acc = CMVNAccumulator(config.n_mels)
     for item in shard.items:
         try:
-            offset = item.offset or 0.0
-            duration = item.duration if item.offset is not None else None
-            samples = load_audio(item.audio, config.sample_rate, offset, duration)
+            samples = read_utterance_audio(item, config.sample_rate)
         except InputError as err:
             failures.append((item.id, str(err)))
             continue
@@ -173,13 +173,11 @@ def _extract_shard(args: tuple[Path, _Shard, dict]) -> tuple[int, int, list[tupl
         frames.append(len(f16))
     array = np.concatenate(feats) if feats else np.zeros((0, config.n_mels), np.float16)
     npy = folder / f"{shard.index:05d}.npy"
-    tmp = folder / f".{shard.index:05d}.npy.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:
+    with atomic_path(npy) as tmp, open(tmp, "wb") as fh:
         np.save(fh, array)
-    os.replace(tmp, npy)
     _write_json(folder / f"{shard.index:05d}.json",
                 {"ids": ids, "frames": frames, "cmvn": acc.state() if shard.cmvn else None,
-                 "failures": [list(f) for f in failures]})
+                 "failures": [list(f) for f in failures], "audio_stamp": shard.audio_stamp})
     return shard.index, len(shard.items), failures
 
 
@@ -201,7 +199,9 @@ def _plan(manifests: list[Path], cmvn_from: list[Path], config: FeatureConfig, s
         items = [_Item(u.id, u.audio, u.offset, u.duration) for u in utts]
         # Shards never mix manifests, so CMVN partial sums are per manifest.
         for start in range(0, len(items), shard_size):
-            shards.append(_Shard(len(shards), tuple(items[start:start + shard_size]), manifest.resolve() in cmvn_set))
+            part = tuple(items[start:start + shard_size])
+            stamp = files_stamp(dict.fromkeys(item.audio for item in part))  # each file once, in order
+            shards.append(_Shard(len(shards), part, manifest.resolve() in cmvn_set, stamp))
     plan = {"feature_config": config.to_dict(), "manifests": [str(p.resolve()) for p in manifests],
             "cmvn_from": [str(p.resolve()) for p in cmvn_from], "shard_size": shard_size,
             "num_shards": len(shards), "utterances": ids_hash.hexdigest()}
@@ -212,7 +212,9 @@ def _finished(folder: Path, shard: _Shard) -> bool:
     meta = folder / f"{shard.index:05d}.json"
     if not (meta.exists() and (folder / f"{shard.index:05d}.npy").exists()):
         return False
-    return not json.loads(meta.read_text())["failures"]  # shards with failures are retried on a rerun
+    done = json.loads(meta.read_text())
+    # Shards with failures are retried on a rerun, and so are shards whose audio was written again since.
+    return not done["failures"] and done.get("audio_stamp") == shard.audio_stamp
 
 
 def extract_features(manifests: list[str | os.PathLike], out: str | os.PathLike, config: FeatureConfig | None = None,
@@ -220,8 +222,9 @@ def extract_features(manifests: list[str | os.PathLike], out: str | os.PathLike,
                      shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True) -> FeatureStore:
     """Extract log-mel features of every utterance of ``manifests`` into the store folder ``out``.
 
-    Resumable: finished shards of an interrupted run with the same inputs and settings are kept; a store folder
-    holding a different job is refused. CMVN statistics come from ``cmvn_from`` (default: the first manifest).
+    Resumable: finished shards of an interrupted run with the same inputs and settings are kept (unless their
+    audio files were written again since: size or modification time changed); a store folder holding a different
+    job is refused. CMVN statistics come from ``cmvn_from`` (default: the first manifest).
     Utterances whose audio cannot be read are reported in ``ExtractionError`` after everything else is
     stored (the store is still written, without them).
     """
@@ -248,6 +251,8 @@ def extract_features(manifests: list[str | os.PathLike], out: str | os.PathLike,
     elif out.exists() and any(out.iterdir()):
         raise StoreError(out, "exists and is not a feature store; choose an empty or new folder")
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in (out, folder):  # files that a killed earlier run was writing
+        remove_stale_temps(stale)
     _write_json(plan_path, plan)
     (out / "store.json").unlink(missing_ok=True)  # incomplete again until this run finishes
 

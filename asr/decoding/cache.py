@@ -2,8 +2,9 @@
 alpha/beta, another LM) does not run the acoustic model again.
 
 One file, saved with ``torch.save`` and read with ``torch.load(weights_only=True)`` (plain tensors, strings,
-numbers and the tokenizer's dict: no pickled code). It is keyed by a fingerprint of the model file and the
-manifest: a cache made from another model or another manifest is never mistaken for this one.
+numbers and the tokenizer's dict: no pickled code). It is keyed by a fingerprint of the model file, the manifest
+and the audio files the manifest names (their size and modification time): a cache made from another model,
+another manifest, or audio since written again under the same names is never mistaken for this one.
 
     cache = LogProbCache(fingerprint(model, manifest), ids, texts, log_probs, frame_shift_s, tokenizer.to_dict())
     cache.save(LogProbCache.path_for(model, manifest))
@@ -19,22 +20,26 @@ from pathlib import Path
 
 import torch
 
+from asr.data.manifest import read_manifest
 from asr.decoding.kenlm_tools import cache_dir
 from asr.errors import InputError
-from asr.fileio import atomic_torch_save, file_digest
+from asr.fileio import atomic_torch_save, file_digest, files_stamp
 
 FORMAT = "asr-logprob-cache"
-VERSION = 1
+# 2: keyed by the audio files too; caches of version 1 may hold segments at offset 0.0 read as whole files.
+VERSION = 2
 
 
 def fingerprint(model: str | os.PathLike, manifest: str | os.PathLike) -> str:
-    """sha256 over the contents of the model file and the manifest (their paths do not matter)."""
+    """sha256 over the contents of the model file and the manifest (their paths do not matter), and the path,
+    size and modification time of every audio file the manifest names."""
     parts = []
     for path in (Path(model), Path(manifest)):
         if not path.is_file():
             raise InputError(path, "file not found")
         parts.append(file_digest(path))
-    return hashlib.sha256(f"{VERSION}:{parts[0]}:{parts[1]}".encode()).hexdigest()
+    audio = files_stamp(dict.fromkeys(u.audio for u in read_manifest(manifest)))
+    return hashlib.sha256(f"{VERSION}:{parts[0]}:{parts[1]}:{audio}".encode()).hexdigest()
 
 
 @dataclass

@@ -172,8 +172,8 @@ def _binarise(build_binary: Path, binary_type: str, arpa: Path, out: Path) -> fl
     with open(arpa, "rb") as source:
         head = source.read(1 << 16)
         at = head.find(b"\t<unk>\t")
-        if at < 0:
-            raise ASRError(f"{arpa}: lmplz wrote no <unk> unigram near the start; cannot binarise")
+        if at < 0:  # named without its folder: a temporary one, gone by the time this is read
+            raise ASRError(f"lmplz wrote no <unk> unigram near the start of {arpa.name}; cannot binarise")
         line_start = head.rindex(b"\n", 0, at) + 1
         unk_arpa = float(head[line_start:at])
         head = head[:line_start] + f"{BINARY_UNK_LOG10:g}".encode() + head[at:]
@@ -190,6 +190,20 @@ def _binarise(build_binary: Path, binary_type: str, arpa: Path, out: Path) -> fl
             tail = "\n".join(stderr.strip().splitlines()[-6:])
             raise ASRError(f"build_binary failed (exit {proc.returncode}):\n{tail}")
     return unk_arpa
+
+
+def _unigram_as_bigram(arpa: Path, out: Path) -> None:
+    """Write a unigram ARPA model as the same model in bigram form: every word with a back-off of 0 and no bigrams,
+    so every word scores exactly as in the unigram model. KenLM's binary formats need at least a bigram model."""
+    with open(arpa, encoding="utf-8") as source, open(out, "w", encoding="utf-8") as sink:
+        for line in source:
+            if line.startswith("ngram 1="):
+                line += "ngram 2=0\n"
+            elif line.startswith("\\end\\"):
+                line = "\\2-grams:\n\n" + line
+            elif "\t" in line:
+                line = line.rstrip("\n") + "\t0\n"
+            sink.write(line)
 
 
 def _place(staged: Path, out: Path) -> None:
@@ -261,8 +275,14 @@ def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMB
             cmd += ["--prune", *map(str, config.prune)]
         _run(cmd, what="lmplz")
         say(f"binarising ({config.binary_type})")
-        unk_arpa = _binarise(tools.build_binary, config.binary_type, staged / ARPA, staged / BINARY)
+        arpa = staged / ARPA
+        if config.order == 1:
+            arpa = staged / "bigram-form.arpa"
+            _unigram_as_bigram(staged / ARPA, arpa)
+        unk_arpa = _binarise(tools.build_binary, config.binary_type, arpa, staged / BINARY)
         corpus.unlink()
+        if arpa != staged / ARPA:
+            arpa.unlink()
         vocabulary = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
                       if w not in SPECIAL_WORDS]
         (staged / WORDS).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")

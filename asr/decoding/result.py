@@ -19,6 +19,10 @@ class WordTiming:
     word: str
     start: float  # seconds from the start of the audio
     end: float
+    # The output frames the word spans, first and last included: what per-frame scores of the word are taken
+    # over (turning the rounded seconds back into frames can land one frame early). None when not known.
+    first_frame: int | None = None
+    last_frame: int | None = None
 
 
 @dataclass
@@ -52,7 +56,8 @@ def result_from_path(path: np.ndarray, tokenizer, frame_shift_s: float, score: f
     def flush() -> None:
         word = "".join(pieces)
         if word:
-            words.append(WordTiming(word, round(start * frame_shift_s, 6), round((end + 1) * frame_shift_s, 6)))
+            words.append(WordTiming(word, round(start * frame_shift_s, 6), round((end + 1) * frame_shift_s, 6),
+                                    start, end))
         pieces.clear()
 
     for token, begin, finish in zip(tokens.tolist(), first.tolist(), last.tolist()):

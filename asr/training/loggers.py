@@ -35,7 +35,8 @@ class MetricLoggers:
         self.wandb_run = None
         if not enabled:
             return
-        self.jsonl = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        # A new run starts the log afresh: records there belong to progress no checkpoint kept.
+        self.jsonl = open(run_dir / "metrics.jsonl", "a" if resume else "w", encoding="utf-8")
         if config.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 

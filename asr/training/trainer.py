@@ -6,8 +6,10 @@
 
 Determinism. Each global batch seeds the RNG from (seed, epoch, global batch index) before its forward pass, so
 dropout and SpecAugment draw the same numbers for a batch whichever rank processes it, a W-process run equals a
-single-process run that accumulates the same W batches per step, and a resumed run redraws exactly what the
-interrupted one would have. Checkpoints land only on optimizer-step boundaries and record the sampler position.
+single-process run that accumulates the same W batches per step (up to the order in which the all-reduce sums
+gradients), and a resumed run redraws exactly what the interrupted one would have. Checkpoints land only on
+optimizer-step boundaries and record the sampler position. On the CPU a resumed run is therefore bit-identical to an
+uninterrupted one; on CUDA it is not, since cuDNN's kernels and CTC's backward pass are nondeterministic there.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -36,6 +39,7 @@ from asr.data.manifest import read_manifest
 from asr.decoding import greedy_decode
 from asr.errors import ASRError, InputError
 from asr.features import FeatureConfig
+from asr.fileio import remove_stale_temps
 from asr.metrics import ErrorCounts, char_errors, word_errors
 from asr.model import AcousticModel, ModelConfig
 from asr.text import BPETokenizer, CharTokenizer, Tokenizer, normalize_text, tokenizer_from_dict
@@ -71,6 +75,7 @@ class TrainConfig:
     num_workers: int = 0  # DataLoader worker processes
     seed: int = 1234
     keep_best: int = 3  # epoch checkpoints kept, by dev WER
+    keep_last: int = 0  # also keep the checkpoints of this many newest epochs (what `asr average --last K` needs)
     patience: int = 0  # stop after this many epochs without a better dev WER (0: never)
     checkpoint_every_steps: int = 0  # also write last.pt every N steps (0: only at epoch ends)
     stop_after_steps: int = 0  # end this run after N steps, checkpointed; the next run resumes (0: off)
@@ -111,12 +116,26 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+class CTCLossSum(NamedTuple):
+    total: torch.Tensor  # summed CTC loss of the batch; utterances with no valid alignment count zero
+    tokens: torch.Tensor  # target tokens of the whole batch (what the training loss is divided by)
+    scored_tokens: torch.Tensor  # target tokens of the utterances that have a valid alignment
+
+
 def ctc_loss(log_probs: torch.Tensor, out_lengths: torch.Tensor, targets: torch.Tensor,
-             target_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed CTC loss of the batch and its target-token count; infeasible alignments count zero."""
+             target_lengths: torch.Tensor) -> CTCLossSum:
+    """Summed CTC loss of the batch and its target-token counts; infeasible alignments count zero.
+
+    An utterance is infeasible when it has fewer output frames than CTC needs to spell its targets: one per token
+    plus one blank between each pair of repeated tokens. ``zero_infinity`` zeroes its loss, so a loss per token
+    that is logged must not count its tokens either (``scored_tokens``).
+    """
     per_utt = F.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths, blank=0,
                          reduction="none", zero_infinity=True)
-    return per_utt.sum(), target_lengths.sum()
+    positions = torch.arange(1, targets.shape[1], device=targets.device)
+    repeats = ((targets[:, 1:] == targets[:, :-1]) & (positions[None, :] < target_lengths[:, None])).sum(dim=1)
+    feasible = out_lengths.to(targets.device) >= target_lengths + repeats
+    return CTCLossSum(per_utt.sum(), target_lengths.sum(), target_lengths[feasible].sum())
 
 
 def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
@@ -143,9 +162,9 @@ def evaluate(model: AcousticModel, loader: DataLoader, tokenizer: Tokenizer, dev
         batch = batch.to(device)
         with autocast():
             log_probs, out_lengths = model(batch.features, batch.feature_lengths)
-        loss, n = ctc_loss(log_probs.float(), out_lengths, batch.targets, batch.target_lengths)
-        loss_sum += float(loss)
-        tokens += float(n)
+        loss = ctc_loss(log_probs.float(), out_lengths, batch.targets, batch.target_lengths)
+        loss_sum += float(loss.total)
+        tokens += float(loss.scored_tokens)
         hypotheses = greedy_decode(log_probs, out_lengths, tokenizer, frame_shift_s=0.0)
         for ref, hyp in zip(batch.texts, (h.text for h in hypotheses)):
             words += word_errors(ref, hyp)
@@ -180,6 +199,13 @@ def _datasets(config: DataConfig, store: FeatureStore, tokenizer: Tokenizer | No
     return SpeechDataset(train_utts, store, tokenizer), SpeechDataset(dev_utts, store, tokenizer), tokenizer
 
 
+def earlier_run_files(run_dir: Path) -> list[str]:
+    """What a run folder holds of an earlier run's results (checkpoints, metrics, model), relative to it."""
+    found = [run_dir / "checkpoints" / LAST, *sorted((run_dir / "checkpoints").glob("epoch-*.pt")),
+             run_dir / "model.pt", run_dir / "metrics.jsonl"]
+    return [p.relative_to(run_dir).as_posix() for p in found if p.is_file() and p.stat().st_size > 0]
+
+
 def train(cfg: DictConfig) -> Path:
     """Train as configured by ``cfg`` (the composed Hydra tree); returns the run folder."""
     dist = distributed.setup(cfg.train.device)
@@ -198,10 +224,15 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     device = dist.device
     if tc.threads:
         torch.set_num_threads(tc.threads)
+    if not tc.resume:  # every rank checks (the folder is shared), so that all of them stop, not only rank 0
+        earlier = earlier_run_files(run_dir)
+        if earlier:
+            raise InputError(run_dir, f"holds an earlier run ({', '.join(earlier)}); train.resume=false starts a new "
+                                      f"run, which would mix with it: delete the folder or choose another run_dir")
     if dist.is_main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-        for stale in ckpt_dir.glob(".*.tmp"):  # left by a process killed mid-write
-            stale.unlink()
+        for folder in (run_dir, ckpt_dir):  # files a process killed mid-write left; rank 0 alone writes here
+            remove_stale_temps(folder, all_writers=True)
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     distributed.barrier()
 
@@ -244,7 +275,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     epoch = position = step = bad_epochs = 0
     train_seconds = 0.0  # wall time spent in this run's epochs, summed over resumed runs
     history: list[dict] = []
-    best = BestCheckpoints(ckpt_dir, tc.keep_best)
+    best = BestCheckpoints(ckpt_dir, tc.keep_best, keep_last=tc.keep_last)
     if resumed:
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
@@ -253,17 +284,18 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
         epoch, position, step = resumed["epoch"], resumed["position"], resumed["step"]
         history, bad_epochs = resumed["history"], resumed["bad_epochs"]
         train_seconds = resumed.get("train_seconds", 0.0)
-        best = BestCheckpoints(ckpt_dir, tc.keep_best, resumed["best"])
+        best = BestCheckpoints(ckpt_dir, tc.keep_best, resumed["best"], tc.keep_last, resumed.get("kept"))
         torch.set_rng_state(resumed["rng"]["torch"])
     loggers = MetricLoggers(run_dir, lc, dist.is_main, OmegaConf.to_container(cfg, resolve=True), resumed is not None)
-    frame_seconds = store.feature_config.hop_ms / 1000
+    frame_seconds = 1 / store.feature_config.frame_rate  # the hop in whole samples, as the features were made
 
     def checkpoint_state() -> dict:
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
                 "position": position, "step": step, "history": history, "bad_epochs": bad_epochs,
+                "stopped_early": stopped_early,
                 "train_seconds": train_seconds + time.perf_counter() - run_start,
-                "best": best.entries, "rng": {"torch": torch.get_rng_state()},
+                "best": best.entries, "kept": best.kept, "rng": {"torch": torch.get_rng_state()},
                 "model_config": model_config.to_dict(), "feature_config": store.feature_config.to_dict(),
                 "tokenizer": tokenizer.to_dict(), "cmvn": store.cmvn.to_dict(),
                 "config": OmegaConf.to_container(cfg, resolve=True),
@@ -279,7 +311,11 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     # --- the loop -----------------------------------------------------------------------------------
     run_start = time.perf_counter()
     steps_this_run = 0
-    stopped_early = interrupted = False
+    interrupted = False
+    # A run that ended by early stopping stays ended when the same job is submitted again (unless the patience is
+    # raised); a finished run is not trained further, and its model.pt is left as it is.
+    stopped_early = bool(tc.patience) and bad_epochs >= tc.patience
+    finished_before = resumed is not None and (stopped_early or epoch >= tc.epochs)
     while epoch < tc.epochs and not (stopped_early or interrupted):
         sampler.set_epoch(epoch)
         sampler.load_state_dict({"epoch": epoch, "position": position})
@@ -305,11 +341,11 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
                 with (ddp_model.no_sync() if not sync else torch.enable_grad()), autocast():
                     features = specaugment(batch.features, batch.feature_lengths)
                     log_probs, out_lengths = ddp_model(features, batch.feature_lengths)
-                    loss_sum, tokens = ctc_loss(log_probs.float(), out_lengths, batch.targets, batch.target_lengths)
-                    loss = loss_sum / tokens.clamp(min=1)
+                    ctc = ctc_loss(log_probs.float(), out_lengths, batch.targets, batch.target_lengths)
+                    loss = ctc.total / ctc.tokens.clamp(min=1)
                     scaler.scale(loss / group).backward()
-                window["loss"] += float(loss_sum.detach())
-                window["tokens"] += float(tokens)
+                window["loss"] += float(ctc.total.detach())
+                window["tokens"] += float(ctc.scored_tokens)
                 window["frames"] += float(batch.feature_lengths.sum())
             norm, stepped = optimizer_step(model, optimizer, scaler, tc.grad_clip)
             scheduler.step()
@@ -364,14 +400,14 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
         bad_epochs = 0 if improved else bad_epochs + 1
         history.append({"epoch": epoch, "step": step, **dev})
         loggers.log(step, {k: v for k, v in dev.items() if k != "rank_fingerprints"}, kind="dev")
+        stopped_early = distributed.broadcast_flag(bool(tc.patience) and bad_epochs >= tc.patience, device)
         if dist.is_main:
             print(f"epoch {epoch}/{tc.epochs}  step {step}  dev loss {dev['loss']:.3f}  "
                   f"WER {100 * dev['wer']:.2f}%  CER {100 * dev['cer']:.2f}%" + ("  (best)" if improved else ""))
             state = checkpoint_state()
             best.add(epoch, dev["wer"], state)
-            state["best"] = best.entries
+            state["best"], state["kept"] = best.entries, best.kept
             save_checkpoint(state, ckpt_dir / LAST)
-        stopped_early = distributed.broadcast_flag(bool(tc.patience) and bad_epochs >= tc.patience, device)
         if stopped_early and dist.is_main:
             print(f"train: early stop: no better dev WER for {tc.patience} epochs")
         interrupted = bool(tc.stop_after_steps) and steps_this_run >= tc.stop_after_steps and epoch < tc.epochs
@@ -381,6 +417,10 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
             save_checkpoint(checkpoint_state(), ckpt_dir / LAST)
             print(f"train: stopped after {steps_this_run} steps this run (step {step}); "
                   f"run again to resume from {ckpt_dir / LAST}")
+    elif dist.is_main and finished_before and (run_dir / "model.pt").is_file():
+        why = (f"it stopped early at epoch {epoch} (no better dev WER for {bad_epochs} epochs; raise train.patience "
+               f"to train on)" if stopped_early else f"all {tc.epochs} epochs are done (raise train.epochs to train on)")
+        print(f"train: nothing to do in {run_dir}: {why}; {run_dir / 'model.pt'} is left as it was")
     elif dist.is_main and history:
         top = best.best
         source = load_checkpoint(ckpt_dir / top["path"]) if top else checkpoint_state()
