@@ -281,21 +281,27 @@ def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMB
         corpus.unlink()
         (staged / "vocab.txt").unlink(missing_ok=True)
         vocabulary = ranked
-        (staged / WORDS).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
-        meta = {"format": FORMAT_VERSION, "order": config.order, "prune": list(config.prune),
-                "binary_type": config.binary_type, "sentences": sentences, "words": sum(counts.values()),
-                "vocabulary": len(vocabulary), "sources": sources, "normalisation": "asr.text.normalize_text",
-                "kenlm": KENLM_VERSION, "arpa": ARPA, "binary": BINARY, "config": asdict(config),
-                "unk_log10": {"arpa": unk_arpa, "binary": BINARY_UNK_LOG10}}
-        (staged / META).write_text(json.dumps(meta, indent=2) + "\n")
-        staged.chmod(0o755)
-        _place(staged, out)
+        _finish(staged, out, vocabulary, {
+            "order": config.order, "prune": list(config.prune), "binary_type": config.binary_type,
+            "sentences": sentences, "words": sum(counts.values()), "sources": sources,
+            "normalisation": "asr.text.normalize_text", "config": asdict(config), "unk_arpa": unk_arpa})
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     _say_written(out, config.order, len(vocabulary),
                  f"{len(paths)} text file{'s' if len(paths) != 1 else ''}", time.perf_counter() - started)
     return load_lm(out)
+
+
+def _finish(staged: Path, out: Path, vocabulary: list[str], meta: dict) -> None:
+    """Write words.txt and lm.json (``meta`` plus what every LM folder records) and move the folder into place."""
+    (staged / WORDS).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    unk_arpa = meta.pop("unk_arpa")
+    meta = {"format": FORMAT_VERSION, **meta, "vocabulary": len(vocabulary), "kenlm": KENLM_VERSION, "arpa": ARPA,
+            "binary": BINARY, "unk_log10": {"arpa": unk_arpa, "binary": BINARY_UNK_LOG10}}
+    (staged / META).write_text(json.dumps(meta, indent=2) + "\n")
+    staged.chmod(0o755)
+    _place(staged, out)
 
 
 def _say_written(out: Path, order: int, words: int, source: str, seconds: float) -> None:
@@ -370,14 +376,9 @@ def import_arpa(arpa: str | os.PathLike, out: str | os.PathLike, binary_type: st
             print(f"asr lm build: lower-casing {arpa}", file=sys.stderr, flush=True)
         counts, vocabulary = _lowercase_arpa(arpa, staged / ARPA)
         unk_arpa = _binarise(tools.build_binary, binary_type, staged / ARPA, staged / BINARY)
-        (staged / WORDS).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
-        meta = {"format": FORMAT_VERSION, "order": max(counts), "ngrams": counts, "binary_type": binary_type,
-                "vocabulary": len(vocabulary), "imported_arpa": str(arpa.resolve()),
-                "normalisation": "lower-cased", "kenlm": KENLM_VERSION, "arpa": ARPA, "binary": BINARY,
-                "unk_log10": {"arpa": unk_arpa, "binary": BINARY_UNK_LOG10}}
-        (staged / META).write_text(json.dumps(meta, indent=2) + "\n")
-        staged.chmod(0o755)
-        _place(staged, out)
+        _finish(staged, out, vocabulary, {
+            "order": max(counts), "ngrams": counts, "binary_type": binary_type, "imported_arpa": str(arpa.resolve()),
+            "normalisation": "lower-cased", "unk_arpa": unk_arpa})
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
