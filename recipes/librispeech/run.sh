@@ -96,7 +96,7 @@ if step 1; then
     if ((${#todo[@]})); then
         "$asr" prep librispeech "$root" "$data" --subsets "${todo[@]}"
     else
-        echo "manifests: every subset under $root is prepared in $data (is complete)"
+        echo "manifests: every subset under $root has its manifest in $data; stage 1 is complete"
     fi
 fi
 
@@ -122,7 +122,8 @@ if step 3; then
         echo "features: $store is complete"
     else
         mapfile -t others < <(manifests dev-clean dev-other test-clean test-other)
-        "$asr" features "$(get data.train_manifest)" "${others[@]}" --out "$store" --shard "${shard:-0/1}"
+        "$asr" features "$(get data.train_manifest)" "${others[@]}" --out "$store" --shard "${shard:-0/1}" \
+            --workers "$(nproc)"   # the cores this job may use (a SLURM task's allocation, not the node's)
     fi
 fi
 
