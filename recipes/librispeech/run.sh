@@ -36,7 +36,7 @@ while (($#)); do
         --stop-stage) stop_stage=$2; shift 2 ;;
         --download) download=true; shift ;;
         --shard) shard=$2; shift 2 ;;
-        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *=*) overrides+=("$1"); shift ;;
         *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
