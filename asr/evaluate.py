@@ -88,14 +88,14 @@ SEARCH_OPTIONS = ("alpha", "beta", "beam_width", "unk_score")
 UNK_SCORE_HELP = "log-score per piece of a word outside the LM's vocabulary (default -6; -inf: closed vocabulary)"
 
 
-def add_unk_score_argument(parser: argparse.ArgumentParser) -> None:
+def add_unk_score_argument(parser: argparse.ArgumentParser, help_text: str = UNK_SCORE_HELP) -> None:
     """``--unk-score``, which takes ``-inf`` as a value the way the help offers it.
 
     argparse reads an argument that starts with "-" as an option name unless it looks like a negative number, and
     for that it knows digits only, so ``--unk-score -inf`` failed ("expected one argument"). The parser's test is
     widened to negative infinity (and exponents); ``--unk-score=-inf`` works with any argparse.
     """
-    parser.add_argument("--unk-score", type=float, help=UNK_SCORE_HELP)
+    parser.add_argument("--unk-score", type=float, help=help_text)
     if hasattr(parser, "_negative_number_matcher"):  # argparse's own attribute, present since Python 2.7
         parser._negative_number_matcher = re.compile(
             r"^-(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$|^-inf(?:inity)?$", re.IGNORECASE)

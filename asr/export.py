@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from asr.errors import ASRError, InputError
+from asr.evaluate import add_unk_score_argument
 from asr.fileio import atomic_path
 from asr.package import PackagedModel, load_packaged_model
 
@@ -86,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, help="tuned LM weight to record with --lm")
     parser.add_argument("--beta", type=float, help="tuned word insertion bonus to record with --lm")
     parser.add_argument("--beam-width", type=int, help="beam width to record with --lm")
+    add_unk_score_argument(parser, "tuned unknown-word score to record with --lm (-inf: closed vocabulary)")
     parser.add_argument("--provenance", nargs="+", default=[], metavar="KEY=VALUE",
                         help="facts to record in the packaged model (e.g. measured WERs); values parse as JSON")
     parser.add_argument("--torchscript", help="write a TorchScript file of the acoustic model here")
@@ -123,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             if not (lm / "lm.json").is_file():
                 raise InputError(lm, "not a language model folder from `asr lm build`")
             decoder = {"lm": os.path.relpath(lm.resolve(), out.resolve().parent)}
-            decoder.update({k: getattr(args, k) for k in ("alpha", "beta", "beam_width")
+            decoder.update({k: getattr(args, k) for k in ("alpha", "beta", "beam_width", "unk_score")
                             if getattr(args, k) is not None})
             package.provenance["decoder"] = decoder
         package.save(out, torch.float16 if args.fp16 else None)

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname().split(".")[0]) or "host"
-_TEMP_NAME = re.compile(r"^\..*\.tmp-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)(\.[^.]*)?$")
+_TEMP_NAME = re.compile(r"^\.(?P<stem>.*)\.tmp-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)(?P<suffix>\.[^.]*)?$")
 # A temporary file of another machine's process is taken as abandoned once untouched this long: no writer of the
 # toolkit pauses for minutes between writes of one file.
 FOREIGN_TEMP_STALE_S = 3600.0
@@ -33,6 +33,12 @@ def temp_path(path: str | os.PathLike) -> Path:
     with the same suffix (so that writers which go by the extension still work)."""
     path = Path(path)
     return path.with_name(f".{path.stem}.tmp-{_HOST}-{os.getpid()}{path.suffix}")
+
+
+def temp_target(name: str) -> str | None:
+    """The name of the file that the temporary file ``name`` (a ``temp_path`` name) becomes; None for other names."""
+    match = _TEMP_NAME.match(name)
+    return None if match is None else match["stem"] + (match["suffix"] or "")
 
 
 def _running(pid: int) -> bool:

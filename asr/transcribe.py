@@ -1,11 +1,18 @@
 """``asr transcribe MODEL FILES_OR_DIRS...``: text, JSON with word times, or SRT/VTT subtitles.
 
-Any format soundfile reads, any rate and channel count; directories are searched for audio files. A file that is
-missing, corrupt or empty is reported and the others still finish; the exit status is 1 if any failed. Silence
-gives an empty transcript. With ``--out DIR`` each input gets DIR/<name>.<format>, where the name of a file found
-in a folder keeps its path below that folder; two inputs that would write the same file, or files already in
+Any format soundfile reads, any rate and channel count; directories are searched for audio files, and a manifest
+(``.jsonl``) stands for its utterances' audio files in its order (JSON output then carries each utterance's
+``id``, so ``asr score MANIFEST OUTPUT`` scores it). A file that is missing, corrupt or empty is reported and the
+others still finish; the exit status is 1 if any failed. Silence gives an empty transcript. With ``--out DIR``
+each input gets DIR/<name>.<format>, where the name of a file found in a folder keeps its path below that folder
+(and a manifest's utterance is named by its id); two inputs that would write the same file, or files already in
 DIR (without ``--overwrite``), are refused before anything is transcribed. Without ``--out``, results go to
 standard output (JSON as one object per line).
+
+``--shard I/N`` transcribes only the I-th contiguous slice of the inputs (asr.sharding): the standard outputs of
+shards 0..N-1 concatenated in order are byte for byte what one process writes, and with ``--out DIR`` the shards
+fill the same folder. Every shard checks the whole job's inputs for shared outputs (so all shards refuse the same
+job), but only its own outputs for files already in DIR: the files other shards have written are theirs.
 
 When the model file names a language model and tuned decoder weights (the recipe's ``asr export --lm``), the beam
 search with that LM is used unless ``--no-lm``; ``--lm`` and the weight options override it.
@@ -22,6 +29,7 @@ from pathlib import Path
 from asr.errors import ASRError, InputError
 from asr.evaluate import SEARCH_OPTIONS, add_unk_score_argument, search_options
 from asr.fileio import atomic_write_text
+from asr.sharding import add_shard_argument
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf"}
 FORMATS = ("txt", "json", "srt", "vtt")
@@ -64,8 +72,22 @@ def render(transcript, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def expand_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
-    """(file, name relative to its input) pairs: files as given, directories searched for audio files.
+def manifest_inputs(manifest: Path) -> list[tuple[Path, Path, str]]:
+    """(audio file, output name, utterance id) of each line of a manifest, in order."""
+    from asr.data.manifest import read_manifest
+
+    out = []
+    for utt in read_manifest(manifest):
+        if utt.offset is not None:
+            raise InputError(manifest, f"utterance {utt.id} is a segment (offset {utt.offset}); asr transcribe "
+                                       f"reads whole files")
+        out.append((Path(utt.audio), Path(utt.id + Path(utt.audio).suffix), utt.id))
+    return out
+
+
+def expand_inputs(inputs: list[str]) -> list[tuple[Path, Path, str | None]]:
+    """(file, name relative to its input, utterance id or None): files as given, directories searched for audio
+    files, manifests (.jsonl) read for theirs.
 
     A path that does not exist is kept, so that it is reported as a failure alongside the others.
     """
@@ -73,9 +95,11 @@ def expand_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
     for given in map(Path, inputs):
         if given.is_dir():
             found = sorted(p for p in given.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-            out += [(p, p.relative_to(given)) for p in found]
+            out += [(p, p.relative_to(given), None) for p in found]
+        elif given.suffix == ".jsonl" and given.is_file():
+            out += manifest_inputs(given)
         else:
-            out.append((given, Path(given.name)))
+            out.append((given, Path(given.name), None))
     return out
 
 
@@ -83,11 +107,17 @@ def output_path(out_dir: Path, name: Path, fmt: str) -> Path:
     return out_dir / name.with_suffix(f".{fmt}")
 
 
-def check_outputs(files: list[tuple[Path, Path]], out_dir: Path, fmt: str, overwrite: bool) -> None:
-    """Refuse, before any work, outputs that two inputs would share (the later would silently replace the earlier)
-    and outputs that exist already unless ``overwrite``."""
+def check_outputs(files: list[tuple[Path, Path, str | None]], out_dir: Path, fmt: str, overwrite: bool,
+                  mine: list[tuple[Path, Path, str | None]] | None = None) -> None:
+    """Refuse, before any work, outputs that two of ``files`` would share (the later would silently replace the
+    earlier) and outputs of ``mine`` that exist already unless ``overwrite``.
+
+    ``files`` is the whole job and ``mine`` this shard's slice of it (default: all of it): two inputs in different
+    shards would still replace each other's output, while the outputs other shards of the job have already written
+    into the shared folder are not this shard's to refuse.
+    """
     writers: dict[Path, list[Path]] = {}
-    for path, name in files:
+    for path, name, _ in files:
         writers.setdefault(output_path(out_dir, name, fmt), []).append(path)
     shared = {out: paths for out, paths in writers.items() if len(paths) > 1}
     if shared:
@@ -95,7 +125,8 @@ def check_outputs(files: list[tuple[Path, Path]], out_dir: Path, fmt: str, overw
         raise ASRError(f"{len(shared)} output file(s) would each be written by several inputs: {listing}"
                        f"{'; ...' if len(shared) > 5 else ''}. Give their common folder instead of the files (the "
                        f"folder structure below it is kept), or transcribe them into separate --out folders")
-    existing = [out for out in writers if out.exists()]
+    own = writers if mine is None else [output_path(out_dir, name, fmt) for _, name, _ in mine]
+    existing = [out for out in own if out.exists()]
     if existing and not overwrite:
         raise ASRError(f"{len(existing)} output file(s) exist already: {', '.join(map(str, existing[:5]))}"
                        f"{', ...' if len(existing) > 5 else ''}; add --overwrite to replace them")
@@ -103,7 +134,7 @@ def check_outputs(files: list[tuple[Path, Path]], out_dir: Path, fmt: str, overw
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="packaged model file (.pt from training, asr export or asr average)")
-    parser.add_argument("inputs", nargs="+", help="audio files or folders of them")
+    parser.add_argument("inputs", nargs="+", help="audio files, folders of them, or manifests (.jsonl)")
     parser.add_argument("--format", choices=FORMATS, default="txt")
     parser.add_argument("--out", help="folder for one output file per input (default: standard output)")
     parser.add_argument("--overwrite", action="store_true", help="replace output files that exist in --out")
@@ -123,6 +154,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="long audio is cut at the first pause after this much speech")
     parser.add_argument("--max-chunk", type=float, default=30.0, metavar="SECONDS",
                         help="and at the latest after this much, pause or not")
+    add_shard_argument(parser, "inputs (files in the order given, folders sorted, manifests in order)")
 
 
 def decoder_settings(args: argparse.Namespace, package, model_path: Path):
@@ -173,12 +205,14 @@ def run(args: argparse.Namespace) -> int:
         raise ASRError("no audio files found in the given folders")
     if args.format in ("srt", "vtt") and len(files) > 1 and not args.out:
         raise ASRError(f"{args.format} for several files needs --out DIR")
+    several = len(files) > 1  # of the whole job, not of this shard: every shard writes the same form
+    job, files = files, args.shard.take(files)
     out_dir = Path(args.out) if args.out else None
     if out_dir is not None:
-        check_outputs(files, out_dir, args.format, args.overwrite)
+        check_outputs(job, out_dir, args.format, args.overwrite, mine=files)
     failures, audio_seconds, start = [], 0.0, time.perf_counter()
     progress = tqdm(total=len(files), unit="file", desc="transcribe", disable=len(files) < 2, file=sys.stderr)
-    for (path, name), result in zip(files, transcriber.transcribe_many(p for p, _ in files)):
+    for (path, name, utt_id), result in zip(files, transcriber.transcribe_many(p for p, _, _ in files)):
         progress.update(1)
         if isinstance(result, Exception):
             failures.append(result)
@@ -186,16 +220,20 @@ def run(args: argparse.Namespace) -> int:
             continue
         audio_seconds += result.duration
         text = render(result, args.format)
+        if utt_id is not None and args.format == "json":
+            text = json.dumps({"id": utt_id, **result.to_dict()}, ensure_ascii=False) + "\n"
         if out_dir is not None:
             atomic_write_text(output_path(out_dir, name, args.format), text)
-        elif args.format == "txt" and len(files) > 1:
+        elif args.format == "txt" and utt_id is not None:
+            sys.stdout.write(f"{utt_id} {text}")  # Kaldi's text format: asr score reads it
+        elif args.format == "txt" and several:
             sys.stdout.write(f"{path}\t{text}")
         else:
             sys.stdout.write(text)
         sys.stdout.flush()
     progress.close()
     elapsed = time.perf_counter() - start
-    where = f" into {out_dir}" if out_dir else ""
+    where = (f" into {out_dir}" if out_dir else "") + ("" if args.shard.whole else f" (shard {args.shard})")
     print(f"asr transcribe: {len(files) - len(failures)} of {len(files)} files ({audio_seconds:.1f} s of audio) "
           f"transcribed{where} in {elapsed:.1f} s (real-time factor {elapsed / max(audio_seconds, 1e-9):.3f})"
           + (f"; {len(failures)} failed" if failures else ""), file=sys.stderr)

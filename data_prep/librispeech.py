@@ -177,6 +177,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="subsets to prepare (default: every one found under ROOT)")
     parser.add_argument("--download", nargs="+", choices=SUBSETS, metavar="SUBSET", default=[],
                         help="first fetch these subsets from openslr.org into ROOT (needs a network; resumable)")
+    parser.add_argument("--download-only", action="store_true", help="with --download: fetch, write no manifests")
     parser.add_argument("--workers", type=int, default=8, help="threads reading audio headers")
 
 
@@ -184,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
     root, out = Path(args.root), Path(args.out)
     for subset in args.download:
         print(f"downloaded and unpacked {subset} into {download(subset, root)}")
+    if args.download_only:
+        return 0
     if not root.is_dir():
         raise InputError(root, "not a folder")
     found = find_subsets(root)

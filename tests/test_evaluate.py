@@ -40,8 +40,26 @@ def test_tune_writes_grid_and_heat_map(tiny_model, tiny_corpus, tiny_lm, tmp_pat
                      "--plot", str(tmp_path / "grid.png"), "--json", str(tmp_path / "tune.json")]) == 0
     assert "best: alpha" in capsys.readouterr().out
     result = json.loads((tmp_path / "tune.json").read_text())
-    assert len(result["table"]) == 4 and result["best_wer"] == 0.0
+    assert len(result["table"]) == 4 and result["best_wer"] == 0.0 and result["best_unk_score"] == -6.0
     assert (tmp_path / "grid.png").stat().st_size > 5000
+
+
+def test_tune_searches_the_unknown_word_score_too(tiny_model, tiny_corpus, tiny_lm, tmp_path, capsys):
+    # A (nearly) closed vocabulary cannot spell the dev words this LM lacks; a mild unknown-word score can.
+    lm_without = tmp_path / "lm"
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sat on the mat\nthe sun is bright today\n")
+    assert asr_main(["lm", "build", "--text", str(text), "--order", "2", "--out", str(lm_without), "--quiet"]) == 0
+    assert asr_main(["tune", "--model", str(tiny_model), "--manifest", str(tiny_corpus.dev), "--lm", str(lm_without),
+                     "--alphas", "0.3", "--betas", "0", "1", "--unk-scores", "-30", "-3", "--cache-dir",
+                     str(tmp_path / "cache"), "--plot", str(tmp_path / "grid.png"),
+                     "--json", str(tmp_path / "tune.json")]) == 0
+    out = capsys.readouterr().out
+    assert "unknown-word score -30:" in out and "unknown-word score -3:" in out
+    result = json.loads((tmp_path / "tune.json").read_text())
+    assert len(result["table"]) == 4 and result["best_unk_score"] == -3.0
+    closed = min(r["wer"] for r in result["table"] if r["unk_score"] == -30.0)
+    assert result["best_wer"] < closed
 
 
 def test_model_file_can_name_its_lm_and_weights(tiny_model, tiny_corpus, tiny_lm, tmp_path, capsys):
@@ -80,7 +98,7 @@ def test_decoder_options_override_what_the_model_file_recommends(tiny_model, tin
     assert decoder_settings(parser.parse_args([str(shipped), "x.wav", "--no-lm"]), package, shipped) == (None, None)
 
 
-@pytest.mark.parametrize("command", ["transcribe", "evaluate", "tune"])
+@pytest.mark.parametrize("command", ["transcribe", "evaluate", "tune", "export"])
 def test_unk_score_minus_infinity_is_accepted(command):
     import argparse
     import importlib
@@ -92,12 +110,15 @@ def test_unk_score_minus_infinity_is_accepted(command):
     parser = argparse.ArgumentParser()
     importlib.import_module(f"asr.{command}").add_arguments(parser)
     given = {"transcribe": ["m.pt", "x.wav"], "evaluate": ["--model", "m.pt", "--manifest", "x.jsonl"],
-             "tune": ["--model", "m.pt", "--manifest", "x.jsonl", "--lm", "lm"]}[command]
+             "tune": ["--model", "m.pt", "--manifest", "x.jsonl", "--lm", "lm"],
+             "export": ["--model", "m.pt", "--out", "o.pt", "--lm", "lm"]}[command]
     for spelling in ("-inf", "-Infinity"):
         args = parser.parse_args([*given, "--unk-score", spelling, "--beam-width", "8"])
         assert args.unk_score == -math.inf and args.beam_width == 8
         assert BeamSearchConfig(**search_options(args)).unk_score == -math.inf
     assert parser.parse_args([*given, "--unk-score", "-7.5"]).unk_score == -7.5
+    if command == "tune":  # the grid of unknown-word scores takes it too
+        assert parser.parse_args([*given, "--unk-scores", "-inf", "-6"]).unk_scores == [-math.inf, -6.0]
     with pytest.raises(SystemExit):  # an option name in the value's place is still an error
         parser.parse_args([*given, "--unk-score", "--beam-width", "8"])
 

@@ -6,7 +6,7 @@ from decoding_helpers import LM_SENTENCES
 
 from asr.cli import main
 from asr.decoding.kenlm_tools import kenlm_tools
-from asr.decoding.lm import LMBuildConfig, build_lm, load_lm
+from asr.decoding.lm import LMBuildConfig, build_lm, import_arpa, load_lm
 from asr.errors import ASRError, InputError
 
 
@@ -137,3 +137,53 @@ def test_unigram_lm_builds_scores_and_decodes(tmp_path, capsys, tools):
     decoder = BeamSearchDecoder(BeamSearchConfig(alpha=0.5), chars, out)
     assert decoder.decode(ctc_log_probs(sentence, chars), 0.04).text == sentence
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_vocab_size_keeps_the_most_frequent_words(tmp_path, tools):
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat\na dog ran in the park\nthe dog sat\nthe cat ran\n")
+    lm = build_lm([text], tmp_path / "lm", LMBuildConfig(order=3, vocab_size=3), progress=False)
+    assert lm.vocabulary == ["the", "cat", "dog"]  # by count, ties alphabetical
+    arpa = (tmp_path / "lm" / "lm.arpa").read_text()
+    unigrams = arpa.split("\\1-grams:\n")[1].split("\n\n")[0].splitlines()
+    assert sorted(line.split("\t")[1] for line in unigrams) == ["</s>", "<s>", "<unk>", "cat", "dog", "the"]
+    assert "\tsat" not in arpa and " sat" not in arpa  # n-grams with dropped words are gone
+
+
+def test_import_of_an_upper_case_arpa_without_unk_scores_like_the_original(lm_dir, tmp_path, capsys):
+    import gzip
+
+    # An ARPA file spelled as LibriSpeech's official ones are (upper case) and without an <unk> unigram.
+    lines = (lm_dir / "lm.arpa").read_text().splitlines()
+    unigrams = int(next(line for line in lines if line.startswith("ngram 1=")).split("=")[1])
+    kept = [line.upper() if line.startswith("-") or line.startswith("0") else line
+            for line in lines if "\t<unk>" not in line]
+    kept = [f"ngram 1={unigrams - 1}" if line.startswith("ngram 1=") else line for line in kept]
+    official = tmp_path / "4-GRAM.arpa.gz"
+    with gzip.open(official, "wt") as f:
+        f.write("\n".join(kept) + "\n")
+    out = tmp_path / "imported"
+    assert main(["lm", "build", "--arpa", str(official), "--out", str(out), "--quiet"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    original, imported = load_lm(lm_dir), load_lm(out)
+    assert imported.order == 3 and imported.meta["imported_arpa"] == str(official)
+    assert sorted(imported.vocabulary) == sorted(original.vocabulary)
+    assert imported.vocabulary[0] == "the"  # most probable first
+    sentences = [" ".join(s.split()[:6]) for s in LM_SENTENCES[:20]]
+    assert imported.log10_prob(sentences)[0] == pytest.approx(original.log10_prob(sentences)[0], abs=1e-3)
+    bad = tmp_path / "bad.arpa"
+    bad.write_text("hello\n")
+    assert main(["lm", "build", "--arpa", str(bad), "--out", str(tmp_path / "x")]) == 2
+    assert "not an ARPA file" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_import_of_a_unigram_arpa_scores_like_the_built_unigram_lm(tmp_path, tools):
+    text = tmp_path / "t.txt"
+    text.write_text("\n".join(LM_SENTENCES) + "\n")
+    built = build_lm([text], tmp_path / "lm", LMBuildConfig(order=1), progress=False)
+    imported = import_arpa(tmp_path / "lm" / "lm.arpa", tmp_path / "imported", progress=False)
+    assert imported.order == 1 and sorted(imported.vocabulary) == sorted(built.vocabulary)
+    sentences = [" ".join(s.split()[:6]) for s in LM_SENTENCES[:20]]
+    assert imported.log10_prob(sentences)[0] == pytest.approx(built.log10_prob(sentences)[0], abs=1e-4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imported", "lm", "t.txt"]

@@ -19,6 +19,14 @@ call; the maps are read-only, so DataLoader workers forked from a process that o
 safely; and the format needs nothing beyond numpy. Shards (not one file) make extraction parallel and
 resumable: each worker writes whole shards under a temporary name and renames them when complete.
 
+Many machines (``--shard I/N``, asr.sharding): every job computes the same plan and extracts only its contiguous
+slice of the shards into the same store folder on a shared filesystem; the job that finds every shard finished
+when it ends writes the index, CMVN and store.json (merging in shard order, so the store holds the same bytes as
+one process would write). Jobs never write the same file: shard files belong to one job, and the plan and the
+final files are identical from whichever job writes them, each by an atomic rename. Where the filesystem's
+metadata may lag between machines (NFS attribute caching), run the plain command once after the jobs end: it
+finds every shard finished and only merges.
+
 Which manifests count for CMVN: ``cmvn_from`` (``--cmvn-from`` on the command line), by default the first
 manifest given, which by convention is the training set. Statistics come from the stored float16 values, the
 exact numbers the model will see.
@@ -38,7 +46,8 @@ import numpy as np
 
 from asr.errors import InputError
 from asr.features import CMVN, CMVNAccumulator, FeatureConfig
-from asr.fileio import atomic_path, atomic_write_text, files_stamp, remove_stale_temps
+from asr.fileio import atomic_path, atomic_write_text, files_stamp, remove_stale_temps, temp_target
+from asr.sharding import WHOLE, Shard, add_shard_argument
 
 FORMAT = "asr-feature-store"
 VERSION = 1
@@ -219,14 +228,16 @@ def _finished(folder: Path, shard: _Shard) -> bool:
 
 def extract_features(manifests: list[str | os.PathLike], out: str | os.PathLike, config: FeatureConfig | None = None,
                      workers: int | None = None, cmvn_from: list[str | os.PathLike] | None = None,
-                     shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True) -> FeatureStore:
+                     shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True, shard: Shard = WHOLE
+                     ) -> FeatureStore | None:
     """Extract log-mel features of every utterance of ``manifests`` into the store folder ``out``.
 
     Resumable: finished shards of an interrupted run with the same inputs and settings are kept (unless their
     audio files were written again since: size or modification time changed); a store folder holding a different
     job is refused. CMVN statistics come from ``cmvn_from`` (default: the first manifest).
     Utterances whose audio cannot be read are reported in ``ExtractionError`` after everything else is
-    stored (the store is still written, without them).
+    stored (the store is still written, without them). With ``shard`` I/N only that slice of the store's shards
+    is extracted; the store is finished (and returned) by whichever job finds all shards done, else None.
     """
     from multiprocessing import get_context
 
@@ -248,20 +259,24 @@ def extract_features(manifests: list[str | os.PathLike], out: str | os.PathLike,
     if plan_path.exists():
         if json.loads(plan_path.read_text()) != plan:
             raise StoreError(out, "holds features of other manifests or settings; delete it or choose another --out")
-    elif out.exists() and any(out.iterdir()):
+    elif out.exists() and any(p.name != "shards" and temp_target(p.name) != "plan.json" for p in out.iterdir()):
+        # (a shards/ folder or a plan being written is another job of a sharded run that started first)
         raise StoreError(out, "exists and is not a feature store; choose an empty or new folder")
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in (out, folder):  # files that a killed earlier run was writing
+    # Files that a killed earlier run was writing. Only those of dead writers: under --shard, the other jobs
+    # write their shards into the same folders meanwhile, and their temporary names say they are alive.
+    for stale in (out, folder):
         remove_stale_temps(stale)
     _write_json(plan_path, plan)
     (out / "store.json").unlink(missing_ok=True)  # incomplete again until this run finishes
 
-    pending = [s for s in shards if not _finished(folder, s)]
-    total = sum(len(s.items) for s in shards)
+    mine = shard.take(shards)
+    pending = [s for s in mine if not _finished(folder, s)]
+    total = sum(len(s.items) for s in mine)
     failures: list[tuple[str, str]] = []
     jobs = [(folder, s, config.to_dict()) for s in pending]
     with tqdm(total=total, initial=total - sum(len(s.items) for s in pending), unit="utt",
-              desc="features", disable=not progress, file=sys.stderr) as bar:
+              desc="features" if shard.whole else f"features {shard}", disable=not progress, file=sys.stderr) as bar:
         if workers == 1 or len(jobs) <= 1:
             _init_worker()
             for job in jobs:
@@ -275,15 +290,19 @@ def extract_features(manifests: list[str | os.PathLike], out: str | os.PathLike,
                     failures += failed
                     bar.update(n)
 
+    if not all((folder / f"{s.index:05d}.json").exists() for s in shards):  # other jobs are still at work
+        if failures:
+            raise ExtractionError(out, failures)
+        return None
     # Merge the shard indexes and CMVN partial sums in shard order, so a resumed run writes the same bytes.
     ids, shard_of, starts, frames = [], [], [], []
     acc = CMVNAccumulator(config.n_mels)
-    for shard in shards:
-        meta = json.loads((folder / f"{shard.index:05d}.json").read_text())
+    for part in shards:
+        meta = json.loads((folder / f"{part.index:05d}.json").read_text())
         start = 0
         for utt_id, n in zip(meta["ids"], meta["frames"]):
             ids.append(utt_id)
-            shard_of.append(shard.index)
+            shard_of.append(part.index)
             starts.append(start)
             frames.append(n)
             start += n
@@ -321,6 +340,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="manifests whose features give the CMVN statistics (default: the first manifest, "
                              "by convention the training set)")
     parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, help="utterances per shard file")
+    add_shard_argument(parser, "store's shard files (for job arrays; the last job to finish completes the store)")
     parser.add_argument("--sample-rate", type=int, default=defaults.sample_rate)
     parser.add_argument("--n-mels", type=int, default=defaults.n_mels)
     parser.add_argument("--win-ms", type=float, default=defaults.win_ms)
@@ -334,12 +354,17 @@ def run(args: argparse.Namespace) -> int:
     config = FeatureConfig(sample_rate=args.sample_rate, n_mels=args.n_mels, win_ms=args.win_ms,
                            hop_ms=args.hop_ms, n_fft=args.n_fft, f_min=args.f_min, f_max=args.f_max)
     try:
-        store = extract_features(args.manifests, args.out, config, args.workers, args.cmvn_from, args.shard_size)
+        store = extract_features(args.manifests, args.out, config, args.workers, args.cmvn_from, args.shard_size,
+                                 shard=args.shard)
     except ExtractionError as err:
         for utt_id, problem in err.failures:
             print(f"asr features: {utt_id}: {problem}", file=sys.stderr)
         print(f"wrote features of the other utterances to {err.path}; {len(err.failures)} failed")
         return 1
+    if store is None:
+        print(f"asr features: shard {args.shard} done in {args.out}; the store is complete once every shard is "
+              f"(the last job to finish writes it, or run the command again without --shard)")
+        return 0
     hours = store.meta["num_frames"] / store.feature_config.frame_rate / 3600
     print(f"wrote features of {len(store)} utterances ({hours:.2f} h) to {store.path} (CMVN from "
           f"{', '.join(Path(p).name for p in store.meta['cmvn_from'])})")

@@ -11,6 +11,12 @@ An LM directory holds:
 The text is normalised with ``asr.text.normalize_text`` (the same function that makes the training targets), so
 the LM's words are spelled the way the acoustic model spells them. The directory is written under a temporary name
 next to ``--out`` and renamed into place at the end: a failed build leaves nothing behind.
+
+Pruning: KenLM's lmplz prunes by count (``--prune``) and can keep only a given vocabulary (``--vocab-size N``:
+the N most frequent words, as LibriSpeech's official LMs keep their 200,000 words). It has no relative-entropy
+pruning, which made the official ``3-gram.pruned.1e-7`` / ``3e-7`` files (SRILM); users who have those, or any
+other ARPA file, bring them in with ``asr lm build --arpa FILE`` (``import_arpa``): lower-cased to the toolkit's
+spelling, binarised, and its unigrams become ``words.txt``.
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ class LMBuildConfig:
     # applies to the higher orders, unigrams are never pruned. () keeps everything.
     prune: tuple[int, ...] = ()
     binary_type: str = "probing"  # KenLM's fastest query structure; "trie" is about half the size
+    # Keep only the vocab_size most frequent words (lmplz --limit_vocab_file; n-grams with any other word are
+    # dropped, those words become <unk>). 0 keeps every word.
+    vocab_size: int = 0
     memory: str = "20%"  # lmplz's sort memory (-S); the machine is shared, so not its 80% default
 
 
@@ -147,6 +156,8 @@ def _check_config(config: LMBuildConfig) -> None:
                            f"KenLM does not prune unigrams")
         if len(prune) > config.order:
             raise ASRError(f"--prune has {len(prune)} thresholds for a {config.order}-gram model")
+    if config.vocab_size < 0:
+        raise ASRError(f"--vocab-size {config.vocab_size}: must be 0 (every word) or positive")
     if config.binary_type not in ("probing", "trie"):
         raise ASRError(f"binary type {config.binary_type!r}: use 'probing' or 'trie'")
 
@@ -201,9 +212,22 @@ def _unigram_as_bigram(arpa: Path, out: Path) -> None:
                 line += "ngram 2=0\n"
             elif line.startswith("\\end\\"):
                 line = "\\2-grams:\n\n" + line
-            elif "\t" in line:
+            elif line.count("\t") == 1:  # a unigram without a back-off (an imported file's <unk> has one)
                 line = line.rstrip("\n") + "\t0\n"
             sink.write(line)
+
+
+def _binarise_staged(build_binary: Path, binary_type: str, staged: Path, order: int) -> float:
+    """``_binarise`` the staged folder's ARPA into its binary; a unigram model goes through its bigram form."""
+    arpa = staged / ARPA
+    if order == 1:
+        arpa = staged / "bigram-form.arpa"
+        _unigram_as_bigram(staged / ARPA, arpa)
+    try:
+        return _binarise(build_binary, binary_type, arpa, staged / BINARY)
+    finally:
+        if arpa != staged / ARPA:
+            arpa.unlink(missing_ok=True)
 
 
 def _place(staged: Path, out: Path) -> None:
@@ -273,45 +297,136 @@ def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMB
                "--discount_fallback", "--text", str(corpus), "--arpa", str(staged / ARPA)]
         if config.prune:
             cmd += ["--prune", *map(str, config.prune)]
+        ranked = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if w not in SPECIAL_WORDS]
+        if config.vocab_size and len(ranked) > config.vocab_size:
+            ranked = ranked[:config.vocab_size]
+            (staged / "vocab.txt").write_text("\n".join(ranked) + "\n", encoding="utf-8")
+            cmd += ["--limit_vocab_file", str(staged / "vocab.txt")]
         _run(cmd, what="lmplz")
         say(f"binarising ({config.binary_type})")
-        arpa = staged / ARPA
-        if config.order == 1:
-            arpa = staged / "bigram-form.arpa"
-            _unigram_as_bigram(staged / ARPA, arpa)
-        unk_arpa = _binarise(tools.build_binary, config.binary_type, arpa, staged / BINARY)
+        unk_arpa = _binarise_staged(tools.build_binary, config.binary_type, staged, config.order)
         corpus.unlink()
-        if arpa != staged / ARPA:
-            arpa.unlink()
-        vocabulary = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-                      if w not in SPECIAL_WORDS]
-        (staged / WORDS).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
-        meta = {"format": FORMAT_VERSION, "order": config.order, "prune": list(config.prune),
-                "binary_type": config.binary_type, "sentences": sentences, "words": sum(counts.values()),
-                "vocabulary": len(vocabulary), "sources": sources, "normalisation": "asr.text.normalize_text",
-                "kenlm": KENLM_VERSION, "arpa": ARPA, "binary": BINARY, "config": asdict(config),
-                "unk_log10": {"arpa": unk_arpa, "binary": BINARY_UNK_LOG10}}
-        (staged / META).write_text(json.dumps(meta, indent=2) + "\n")
-        staged.chmod(0o755)
-        _place(staged, out)
+        (staged / "vocab.txt").unlink(missing_ok=True)
+        vocabulary = ranked
+        _finish(staged, out, vocabulary, {
+            "order": config.order, "prune": list(config.prune), "binary_type": config.binary_type,
+            "sentences": sentences, "words": sum(counts.values()), "sources": sources,
+            "normalisation": "asr.text.normalize_text", "config": asdict(config), "unk_arpa": unk_arpa})
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
+    _say_written(out, config.order, len(vocabulary),
+                 f"{len(paths)} text file{'s' if len(paths) != 1 else ''}", time.perf_counter() - started)
+    return load_lm(out)
+
+
+def _finish(staged: Path, out: Path, vocabulary: list[str], meta: dict) -> None:
+    """Write words.txt and lm.json (``meta`` plus what every LM folder records) and move the folder into place."""
+    (staged / WORDS).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    unk_arpa = meta.pop("unk_arpa")
+    meta = {"format": FORMAT_VERSION, **meta, "vocabulary": len(vocabulary), "kenlm": KENLM_VERSION, "arpa": ARPA,
+            "binary": BINARY, "unk_log10": {"arpa": unk_arpa, "binary": BINARY_UNK_LOG10}}
+    (staged / META).write_text(json.dumps(meta, indent=2) + "\n")
+    staged.chmod(0o755)
+    _place(staged, out)
+
+
+def _say_written(out: Path, order: int, words: int, source: str, seconds: float) -> None:
     size = (out / BINARY).stat().st_size
-    print(f"asr lm build: wrote {out}/ ({config.order}-gram, {len(vocabulary):,} words, "
-          f"binary {size / 1e6:.1f} MB: {ARPA}, {BINARY}, {WORDS}, {META}) from {len(paths)} text file"
-          f"{'s' if len(paths) != 1 else ''} in {time.perf_counter() - started:.1f} s")
+    print(f"asr lm build: wrote {out}/ ({order}-gram, {words:,} words, binary {size / 1e6:.1f} MB: {ARPA}, "
+          f"{BINARY}, {WORDS}, {META}) from {source} in {seconds:.1f} s")
+
+
+def _lowercase_arpa(source: Path, dest: Path) -> tuple[dict[int, int], list[str]]:
+    """Copy an ARPA file (optionally .gz) lower-cased, with <unk> as the first unigram (added at log10 -100,
+    KenLM's own default, when the file has none: ``_binarise`` looks for it near the start).
+
+    Returns the n-gram counts and the vocabulary, most probable unigram first. The unigram section is held in
+    memory (LibriSpeech's official LMs: 200,000 lines); the higher orders are streamed.
+    """
+    counts: dict[int, int] = {}
+    with _open_text(source) as lines, open(dest, "w", encoding="utf-8") as out:
+        header = []
+        for line in lines:
+            line = line.strip().lower()
+            if line.startswith("ngram "):
+                n, _, count = line[6:].partition("=")
+                counts[int(n)] = int(count)
+            if line == "\\1-grams:":
+                break
+            header.append(line)
+        else:
+            raise InputError(source, "not an ARPA file: no \\1-grams: section")
+        if not counts or "\\data\\" not in header:
+            raise InputError(source, "not an ARPA file: no \\data\\ header with ngram counts")
+        unigrams: dict[str, tuple[float, str]] = {}
+        for number, line in enumerate(lines, start=len(header) + 2):
+            line = line.strip().lower()
+            if not line:
+                break
+            fields = line.split("\t")
+            try:
+                prob = float(fields[0])
+                word = fields[1]
+            except (ValueError, IndexError):
+                raise InputError(source, f"line {number}: not an ARPA unigram line") from None
+            if word in unigrams:
+                raise InputError(source, f"line {number}: unigram {word!r} appears twice (after lower-casing)")
+            unigrams[word] = (prob, line)
+        unk = unigrams.pop("<unk>", None)
+        if unk is None:
+            counts[1] += 1
+        out.write("\n".join(line if not line.startswith("ngram 1=") else f"ngram 1={counts[1]}" for line in header))
+        # with a back-off field always: that is how _binarise finds it
+        out.write(f"\n\\1-grams:\n{unk[0] if unk else -100:g}\t<unk>\t0\n")
+        out.writelines(line + "\n" for _, line in unigrams.values())
+        out.write("\n")
+        for line in lines:
+            out.write(line.lower())
+    vocabulary = [w for w, _ in sorted(unigrams.items(), key=lambda kv: (-kv[1][0], kv[0])) if w not in SPECIAL_WORDS]
+    return counts, vocabulary
+
+
+def import_arpa(arpa: str | os.PathLike, out: str | os.PathLike, binary_type: str = "probing",
+                progress: bool = True) -> LanguageModel:
+    """Write the LM directory ``out`` from an existing ARPA file (e.g. LibriSpeech's official 3-gram or 4-gram)."""
+    arpa, out = Path(arpa), Path(out)
+    if not arpa.is_file():
+        raise InputError(arpa, "ARPA file not found")
+    _check_config(LMBuildConfig(binary_type=binary_type))
+    tools = kenlm_tools(build=True, quiet=not progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        if progress:
+            print(f"asr lm build: lower-casing {arpa}", file=sys.stderr, flush=True)
+        counts, vocabulary = _lowercase_arpa(arpa, staged / ARPA)
+        unk_arpa = _binarise_staged(tools.build_binary, binary_type, staged, max(counts))
+        _finish(staged, out, vocabulary, {
+            "order": max(counts), "ngrams": counts, "binary_type": binary_type, "imported_arpa": str(arpa.resolve()),
+            "normalisation": "lower-cased", "unk_arpa": unk_arpa})
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    _say_written(out, max(counts), len(vocabulary), str(arpa), time.perf_counter() - started)
     return load_lm(out)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--text", nargs="+", required=True, metavar="TEXT",
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", nargs="+", metavar="TEXT",
                         help="text files, one sentence a line (.gz allowed), or JSON Lines manifests (their 'text')")
+    source.add_argument("--arpa", metavar="FILE",
+                        help="instead of estimating, bring in this ARPA file (.gz allowed), e.g. LibriSpeech's "
+                             "official 3-gram.pruned.1e-7.arpa.gz or 4-gram.arpa.gz; --order and pruning do not apply")
     parser.add_argument("--order", type=int, default=4, help=f"n-gram order (1 to {MAX_ORDER})")
     parser.add_argument("--out", required=True, help="the LM directory to write")
     parser.add_argument("--prune", type=int, nargs="+", default=[], metavar="COUNT",
                         help="lmplz pruning: per order, drop n-grams seen at most COUNT times; e.g. 0 0 1 "
                              "drops singleton trigrams and higher (unigrams are never pruned)")
+    parser.add_argument("--vocab-size", type=int, default=0, metavar="N",
+                        help="keep only the N most frequent words (LibriSpeech's official LMs: 200000); 0: all")
     parser.add_argument("--binary-type", choices=["probing", "trie"], default="probing",
                         help="KenLM binary structure: probing is fastest, trie about half the size")
     parser.add_argument("--memory", default="20%", help="lmplz sort memory (-S), e.g. 20%% or 2G")
@@ -319,8 +434,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.arpa:
+        import_arpa(args.arpa, args.out, args.binary_type, progress=not args.quiet)
+        return 0
     config = LMBuildConfig(order=args.order, prune=tuple(args.prune), binary_type=args.binary_type,
-                           memory=args.memory)
+                           memory=args.memory, vocab_size=args.vocab_size)
     build_lm(args.text, args.out, config, progress=not args.quiet)
     return 0
 

@@ -87,7 +87,7 @@ class DataConfig:
     train_manifest: str = "data/synthetic/train.jsonl"
     dev_manifest: str = "data/synthetic/dev.jsonl"
     store: str = "data/synthetic/features"
-    tokenizer: str = "char"  # char | bpe
+    tokenizer: str = "char"  # char | bpe | a tokenizer file (.json) from `asr prep tokenizer`
     bpe_vocab_size: int = 256
 
 
@@ -179,6 +179,10 @@ def evaluate(model: AcousticModel, loader: DataLoader, tokenizer: Tokenizer, dev
 
 
 def build_tokenizer(config: DataConfig, texts: list[str]) -> Tokenizer:
+    if config.tokenizer.endswith(".json"):  # built once by `asr prep tokenizer` (a recipe's tokenizer stage)
+        from asr.data.tokenizer_file import load_tokenizer
+
+        return load_tokenizer(config.tokenizer)
     if config.tokenizer == "char":
         return CharTokenizer()
     if config.tokenizer == "bpe":
