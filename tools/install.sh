@@ -11,7 +11,10 @@ PYTHON=${PYTHON:-python3}
 TORCH_VERSION=2.13.0
 
 # --- 1. Debian packages -------------------------------------------------------------------------
-packages=$(grep -v -e '^#' -e '^\s*$' tools/apt-packages.txt)
+# `make test` sets ASR_TEST_DEPS=1: the test-only packages too (a browser for the page's test); `make install` not.
+lists=(tools/apt-packages.txt)
+[[ ${ASR_TEST_DEPS:-0} == 1 ]] && lists+=(tools/apt-packages-test.txt)
+packages=$(cat "${lists[@]}" | grep -v -e '^#' -e '^\s*$')
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
     for p in $packages; do
