@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
 
 import aiohttp
 import numpy as np
 import pytest
-from aiohttp import web
+from live_helpers import running_server
 
 from asr.audio import load_audio
 from asr.data.manifest import read_manifest
 from asr.inference import Transcriber
-from asr.live.server import App, ServerConfig
 from asr.streaming import StreamingConfig, StreamingRecognizer
 
 RATE = 16000
@@ -25,34 +22,6 @@ RATE = 16000
 def recognizer(tiny_model):
     # The tiny model heard its sentences with 0.2-0.7 s of silence around them: segments get about that much.
     return StreamingRecognizer(Transcriber(tiny_model), StreamingConfig(preroll_s=0.5, endpoint_silence_s=0.5))
-
-
-@contextlib.contextmanager
-def running_server(recognizer, **limits):
-    """An `asr serve` app on a free loopback port, in a thread with its own event loop; yields its base URL."""
-    config = ServerConfig(port=0, **limits)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    state = {}
-
-    async def start():
-        runner = web.AppRunner(App(recognizer, config, "tiny").web_app())
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        state["runner"] = runner
-        state["port"] = runner.addresses[0][1]
-        started.set()
-
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
-    thread.start()
-    assert started.wait(30)
-    try:
-        yield f"http://127.0.0.1:{state['port']}"
-    finally:
-        asyncio.run_coroutine_threadsafe(state["runner"].cleanup(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
 
 
 def pcm(samples: np.ndarray) -> bytes:
