@@ -10,8 +10,8 @@
 
 How it works:
 
-* Endpointing. Every 30 ms frame is classified speech or not by WebRTC's VAD (``bench/live.py`` compares it with
-  silero-vad). Audio is grouped into *segments*: a segment opens once ``min_speech_s`` of speech is heard (keeping
+* Endpointing. Every 30 ms frame is classified speech or not by WebRTC's VAD (or every 32 ms frame by silero-vad:
+  ``bench/vad.py`` compares them). Audio is grouped into *segments*: a segment opens once ``min_speech_s`` of speech is heard (keeping
   ``preroll_s`` of the audio before it), and closes when ``endpoint_silence_s`` of non-speech follows speech or when
   it reaches ``max_segment_s`` (then it is cut in its latest pause, if it has one). Silence outside segments costs
   no model time. A closed segment gets a *final* hypothesis; the open one gets *partials* every
@@ -56,12 +56,16 @@ class StreamingConfig:
     min_speech_s: float = 0.09  # speech this long (without a break) opens a segment
     preroll_s: float = 0.3  # audio kept before a segment's first speech
     max_segment_s: float = 10.0  # a segment this long is cut, in its latest pause if it has one
+    vad: str = "webrtc"  # "webrtc" (WebRTC's GMM VAD, C) or "silero" (silero-vad's small network, ONNX)
     vad_aggressiveness: int = 2  # webrtcvad 0 (keeps the most speech) to 3 (drops the most non-speech)
-    vad_frame_ms: int = 30  # webrtcvad accepts 10, 20 or 30
+    vad_frame_ms: int = 30  # webrtcvad accepts 10, 20 or 30 (silero-vad reads 32 ms frames)
+    silero_threshold: float = 0.5  # speech probability above which silero-vad's frame is speech
     endpointing: bool = True  # False: the whole stream is one segment, decoded from its first sample
     partial_beam: bool = True  # partials with the beam search (when the transcriber has one); else greedy
 
     def __post_init__(self):
+        if self.vad not in ("webrtc", "silero"):
+            raise ValueError(f"vad must be 'webrtc' or 'silero', not {self.vad!r}")
         if self.vad_frame_ms not in (10, 20, 30):
             raise ValueError("vad_frame_ms must be 10, 20 or 30")
         if not 0 <= self.vad_aggressiveness <= 3:
@@ -90,6 +94,47 @@ class Hypothesis:
 def pcm16_to_float(data: bytes) -> np.ndarray:
     """Little-endian signed 16-bit PCM → float32 in [-1, 1)."""
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+
+
+class WebRtcVad:
+    """WebRTC's VAD on frames of ``vad_frame_ms``."""
+
+    def __init__(self, config: StreamingConfig, sample_rate: int):
+        self.sample_rate = sample_rate
+        self.frame = sample_rate * config.vad_frame_ms // 1000
+        self._vad = webrtcvad.Vad(config.vad_aggressiveness)
+
+    def is_speech(self, frame: np.ndarray) -> bool:
+        pcm = (np.clip(frame, -1.0, 1.0) * 32767).astype(np.int16)
+        return self._vad.is_speech(pcm.tobytes(), self.sample_rate)
+
+
+class SileroVad:
+    """silero-vad (its ONNX model, shipped in its wheel) on 32 ms frames; each stream keeps its own recurrent
+    state, all share one onnxruntime session."""
+
+    _shared = None
+
+    def __init__(self, config: StreamingConfig, sample_rate: int):
+        import copy
+
+        if sample_rate not in (8000, 16000):
+            raise ValueError("silero-vad works at 8 or 16 kHz")
+        if SileroVad._shared is None:
+            try:
+                from silero_vad import load_silero_vad
+            except ImportError:
+                raise ValueError("vad='silero' needs the silero-vad package (pip install silero-vad)") from None
+
+            SileroVad._shared = load_silero_vad(onnx=True)
+        self._model = copy.copy(SileroVad._shared)
+        self._model.reset_states()
+        self.sample_rate = sample_rate
+        self.frame = 512 if sample_rate == 16000 else 256
+        self.threshold = config.silero_threshold
+
+    def is_speech(self, frame: np.ndarray) -> bool:
+        return float(self._model(torch.from_numpy(frame), self.sample_rate)) >= self.threshold
 
 
 class _Samples:
@@ -240,11 +285,11 @@ class Stream:
         self.recognizer = recognizer
         self.config = c = recognizer.config
         self.sample_rate = recognizer.sample_rate
-        self.frame = self.sample_rate * c.vad_frame_ms // 1000
-        self._vad = webrtcvad.Vad(c.vad_aggressiveness)
+        self._vad = SileroVad(c, self.sample_rate) if c.vad == "silero" else WebRtcVad(c, self.sample_rate)
+        self.frame = self._vad.frame
         self._pending = np.zeros(0, dtype=np.float32)  # samples short of a whole VAD frame
         self.received = 0  # samples accepted so far
-        per_s = 1000 / c.vad_frame_ms
+        per_s = self.sample_rate / self.frame
         self._min_speech = max(1, round(c.min_speech_s * per_s))
         self._preroll = round(c.preroll_s * per_s)
         self._endpoint = max(1, round(c.endpoint_silence_s * per_s))
@@ -274,11 +319,9 @@ class Stream:
         self._pending = pending[whole:]
         if not whole:
             return
-        pcm = (np.clip(pending[:whole], -1.0, 1.0) * 32767).astype(np.int16)
         for i in range(whole // self.frame):
             frame = pending[i * self.frame:(i + 1) * self.frame]
-            speech = self._vad.is_speech(pcm[i * self.frame:(i + 1) * self.frame].tobytes(), self.sample_rate)
-            self._add_frame(frame, speech)
+            self._add_frame(frame, self._vad.is_speech(frame))
 
     def _add_frame(self, frame: np.ndarray, speech: bool) -> None:
         seg = self.open

@@ -14,11 +14,11 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile
+from live_helpers import running_server
 
 from asr.audio import load_audio
 from asr.inference import Transcriber
 from asr.streaming import StreamingRecognizer
-from live_helpers import running_server
 
 SENTENCE = "she didn't get his name when they met the first time"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
