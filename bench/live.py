@@ -15,7 +15,7 @@ process, on loopback) with the shipped model and its LM. Measured, in seconds:
 * the largest number of concurrent real-time streams whose final p95 stays within 1 s (streams are started
   0-1 s apart so that they do not speak in lockstep).
 
-Writes bench/results/live.json. The machine's other load shows in these figures: quote them with it.
+Writes bench/results/live.json (live-int8.json with --int8, live-greedy.json with --greedy-partials). The machine's other load shows in these figures: quote them with it.
 """
 
 from __future__ import annotations
@@ -210,7 +210,8 @@ def main() -> int:
     print_table(["streams", "partial p50", "partial p95", "final p50", "final p95", "CPU s / audio s", "load"],
                 [[lv["streams"], lv["partial_p50_s"], lv["partial_p95_s"], lv["final_p50_s"], lv["final_p95_s"],
                   lv["cpu_s_per_audio_s"], lv["load_average_1min"]] for lv in levels])
-    print(f"wrote {write_results('live', results)}")
+    name = "live" + ("-int8" if args.int8 else "") + ("-greedy" if args.greedy_partials else "")
+    print(f"wrote {write_results(name, results)}")
     return 0
 
 
