@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 install:
 	@bash tools/install.sh
 
-test: install
+test:
+	@ASR_TEST_DEPS=1 bash tools/install.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The default recipe end to end (about 30 minutes on 2 CPU cores); a second run reuses finished stages.

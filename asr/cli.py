@@ -31,6 +31,8 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
     "export": Command("asr.export", "package a checkpoint; TorchScript, ONNX and int8 exports"),
     "evaluate": Command("asr.evaluate", "WER/CER and real-time factor of a model on a manifest, greedy and with an LM"),
     "tune": Command("asr.tune", "grid-search the LM weight and word bonus on a dev set"),
+    "live": Command("asr.live.terminal", "transcribe the microphone (or a file at real-time pace) as it is spoken"),
+    "serve": Command("asr.live.server", "HTTP server: live transcription in the browser over a WebSocket, uploads"),
     "prep": {
         "librispeech": Command("data_prep.librispeech", "LibriSpeech subsets (official layout) to manifests"),
         "synthetic": Command("data_prep.synthetic", "generate the default English speech corpus with no network"),

@@ -136,6 +136,17 @@ class RecurrentLayer(nn.Module):
         if self.backward_rnn is not None:
             y_back, _ = self.backward_rnn(reverse_within_lengths(x, lengths))
             y = torch.cat([y, reverse_within_lengths(y_back, lengths)], dim=-1)
+        return self._output(y)
+
+    def forward_step(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
+        """The next frames of a stream (unidirectional layers only), carrying the recurrent ``state`` from call
+        to call (None at the start): equal to ``forward`` over all the frames at once (asr.streaming)."""
+        if self.backward_rnn is not None:
+            raise ValueError("a bidirectional layer needs the whole utterance; it cannot carry state")
+        y, state = self.forward_rnn(x, state)
+        return self._output(y), state
+
+    def _output(self, y: torch.Tensor) -> torch.Tensor:
         if self.projection is not None:
             y = self.projection(y)
         if self.norm is not None:
@@ -166,6 +177,16 @@ class AcousticModel(nn.Module):
             x = layer(x, out_lengths)
         logits = self.head(x)
         return torch.log_softmax(logits.float(), dim=-1), out_lengths
+
+    def forward_step(self, x: torch.Tensor, states: list | None = None) -> tuple[torch.Tensor, list]:
+        """Log-probs of the next front-end output frames ``x`` of a stream (unidirectional models), carrying each
+        layer's recurrent state in ``states`` (None at the start); see ``asr.streaming``."""
+        states = states or [None] * len(self.layers)
+        new_states = []
+        for layer, state in zip(self.layers, states):
+            x, state = layer.forward_step(x, state)
+            new_states.append(state)
+        return torch.log_softmax(self.head(x).float(), dim=-1), new_states
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -98,13 +98,10 @@ def train_overrides(corpus: TinyCorpus, run_dir: Path, **extra) -> list[str]:
     return [f"{k}={v}" for k, v in base.items()]
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tiny_corpus, tmp_path_factory) -> Path:
-    """A packaged `tiny` model trained until its greedy transcripts of the tiny corpus are exact (~30 s).
-
-    It also hears each utterance padded with 0.2-0.7 s of silence on both sides, as chunks cut from a long
-    recording at pauses are; a model that has only heard tightly cut clips garbles those.
-    """
+def _train_tiny_model(corpus: TinyCorpus, root: Path, **overrides) -> Path:
+    """A packaged `tiny` model trained on ``corpus``, each utterance also padded with 0.2-0.7 s of silence on both
+    sides, as chunks cut from a long recording at pauses are; a model that has only heard tightly cut clips
+    garbles those."""
     from asr.audio import audio_info, load_audio
     from asr.data import Utterance, extract_features, write_manifest
     from asr.data.manifest import read_manifest
@@ -112,9 +109,8 @@ def tiny_model(tiny_corpus, tmp_path_factory) -> Path:
     from asr.train import compose
     from asr.training.trainer import train
 
-    root = tmp_path_factory.mktemp("tiny_model")
     rng = np.random.default_rng(0)
-    utts = read_manifest(tiny_corpus.train)
+    utts = read_manifest(corpus.train)
     for u in list(utts):
         pad = [np.zeros(int(rng.uniform(0.2, 0.7) * 16000), dtype=np.float32) for _ in range(2)]
         path = write_audio(root / f"{u.id}-padded.wav", np.concatenate([pad[0], load_audio(u.audio), pad[1]]), 16000)
@@ -122,10 +118,10 @@ def tiny_model(tiny_corpus, tmp_path_factory) -> Path:
     write_manifest(root / "train.jsonl", utts)
     extract_features([root / "train.jsonl"], root / "store", FeatureConfig(), workers=1, progress=False)
     run_dir = root / "run"
-    train(compose(train_overrides(tiny_corpus, run_dir, **{
+    train(compose(train_overrides(corpus, run_dir, **{
         "data.train_manifest": root / "train.jsonl", "data.store": root / "store", "data.dev_manifest":
-        tiny_corpus.train, "train.epochs": 70, "train.lr": 5e-3, "train.schedule": "constant",
-        "train.warmup_steps": 20, "train.keep_best": 1})))
+        corpus.train, "train.epochs": 70, "train.lr": 5e-3, "train.schedule": "constant",
+        "train.warmup_steps": 20, "train.keep_best": 1, **overrides})))
     return run_dir / "model.pt"
 
 
@@ -160,3 +156,16 @@ raise SystemExit("the writer was never called")
 def temp_files(folder: Path) -> list[str]:
     """Hidden files anywhere under ``folder``: the toolkit's writers name their temporary files ".*"."""
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob(".*") if p.is_file())
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_corpus, tmp_path_factory) -> Path:
+    """A packaged `tiny` model trained until its greedy transcripts of the tiny corpus are exact (~30 s)."""
+    return _train_tiny_model(tiny_corpus, tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_stream_model(tiny_corpus, tmp_path_factory) -> Path:
+    """The same, unidirectional: a model that streams with its state carried (asr.streaming); its outputs are
+    peaked enough for transcripts to be compared, not necessarily right."""
+    return _train_tiny_model(tiny_corpus, tmp_path_factory.mktemp("tiny_stream_model"),
+                             **{"model.bidirectional": False, "train.epochs": 30})

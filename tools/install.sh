@@ -21,7 +21,10 @@ enable_contrib_non_free() {
         sed -i -E 's/^(deb .* main)$/\1 contrib non-free/' /etc/apt/sources.list
     fi
 }
-packages=$(grep -v -e '^#' -e '^\s*$' tools/apt-packages.txt)
+# `make test` sets ASR_TEST_DEPS=1: the test-only packages too (a browser for the page's test); `make install` not.
+lists=(tools/apt-packages.txt)
+[[ ${ASR_TEST_DEPS:-0} == 1 ]] && lists+=(tools/apt-packages-test.txt)
+packages=$(cat "${lists[@]}" | grep -v -e '^#' -e '^\s*$')
 if command -v dpkg-query >/dev/null 2>&1; then
     missing=()
     for p in $packages; do
