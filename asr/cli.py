@@ -36,6 +36,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "synthetic": Command("data_prep.synthetic", "generate the default English speech corpus with no network"),
         "validate": Command("asr.data.manifest", "check every line of a manifest and optionally clean it"),
         "speed-perturb": Command("asr.data.speed", "add speed-perturbed copies of a manifest's utterances"),
+        "lm-text": Command("data_prep.english_text", "English text for a general LM from installed packages"),
     },
     "features": Command("asr.data.store", "extract log-mel features of manifests into a feature store"),
     "lm": {

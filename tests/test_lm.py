@@ -1,5 +1,6 @@
 import json
 import random
+from collections import Counter
 
 import pytest
 from decoding_helpers import LM_SENTENCES
@@ -106,3 +107,92 @@ def test_bad_manifest_line_names_file_and_line(tmp_path, capsys, tools):
     assert main(["lm", "build", "--text", str(manifest), "--out", str(tmp_path / "lm"), "--quiet"]) == 2
     assert f"{manifest}: line 2" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
+
+
+def _zipf_text(path, sentences=4000, words=400):
+    """A text of pseudo-words with Zipf-like frequencies: many n-grams seen once, some seen often."""
+    rng = random.Random(0)
+    vocabulary = ["".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(3))
+                  for _ in range(words)]
+    weights = [1.0 / (rank + 1) for rank in range(words)]
+    path.write_text("\n".join(" ".join(rng.choices(vocabulary, weights, k=rng.randint(5, 10)))
+                               for _ in range(sentences)) + "\n")
+    return path
+
+
+def test_pruning_and_quantisation_shrink_the_binary_and_are_recorded(tmp_path, tools):
+    text = _zipf_text(tmp_path / "lm.txt")
+    full = build_lm([text], tmp_path / "full", LMBuildConfig(order=3, binary_type="trie"), progress=False)
+    pruned = build_lm([text], tmp_path / "pruned", LMBuildConfig(order=3, prune=(0, 1, 1), binary_type="trie"),
+                      progress=False)
+    small = build_lm([text], tmp_path / "small",
+                     LMBuildConfig(order=3, prune=(0, 1, 1), binary_type="trie", quantize=8), progress=False)
+    assert small.binary.stat().st_size < pruned.binary.stat().st_size < full.binary.stat().st_size
+    meta = small.meta
+    assert meta["prune"] == [0, 1, 1] and meta["quantize"] == 8 and meta["binary_type"] == "trie"
+    assert meta["bytes"]["lm.bin"] == small.binary.stat().st_size
+    # Unigrams are never pruned; higher orders keep fewer than lmplz saw, and the ARPA header agrees.
+    assert meta["ngrams"]["1"]["kept"] == meta["ngrams"]["1"]["seen"] == len(small.vocabulary) + 3
+    for order in ("2", "3"):
+        assert meta["ngrams"][order]["kept"] < meta["ngrams"][order]["seen"]
+        assert meta["ngrams"][order]["seen"] == full.meta["ngrams"][order]["kept"]
+        assert f"ngram {order}={meta['ngrams'][order]['kept']}\n" in (tmp_path / "small" / "lm.arpa").read_text()
+    # 8-bit quantisation changes the probabilities only a little.
+    held_out = [line for line in text.read_text().splitlines()[:50]]
+    assert small.perplexity(held_out) == pytest.approx(pruned.perplexity(held_out), rel=0.05)
+
+
+def test_quantised_pruned_lm_with_a_word_list_decodes_in_the_beam_search(tmp_path, tools):
+    import math
+
+    from decoding_helpers import ctc_log_probs, position_of
+
+    from asr.decoding import BeamSearchConfig, BeamSearchDecoder
+    from asr.text import CharTokenizer
+
+    text = tmp_path / "lm.txt"
+    text.write_text("\n".join(LM_SENTENCES) + "\n")
+    words = tmp_path / "words.txt"
+    words.write_text("Zorbex\nthe\n3-D\n")  # "3-D" normalises to two words: left out
+    lm = build_lm([text], tmp_path / "lm", LMBuildConfig(order=3, prune=(0, 0, 1), binary_type="trie", quantize=8,
+                                                         word_lists=(str(words),)), progress=False)
+    assert "zorbex" in lm.vocabulary and "three" not in lm.vocabulary
+    assert lm.meta["word_lists"] == [{"path": str(words), "words": 2, "new": 1}]
+    chars = CharTokenizer()
+    sentence = "the cat sat on the mat"
+    heard_hat = ctc_log_probs(sentence, chars, {position_of(sentence, 5): ("h", 0.6)})  # "mat" heard as "hat"
+    decoder = BeamSearchDecoder(BeamSearchConfig(alpha=1.0, beta=1.0), chars, lm)
+    assert decoder.decode(heard_hat, 0.04).text == sentence
+    # The word-list word is in the lexicon: a closed vocabulary (no free spelling) still produces it.
+    zorbex = ctc_log_probs("the dog ran to the zorbex", chars, token_frames=1, confidence=0.999)
+    closed = BeamSearchDecoder(BeamSearchConfig(unk_score=-math.inf), chars, lm)
+    assert closed.decode(zorbex, 0.04).text == "the dog ran to the zorbex"
+
+
+def test_max_vocabulary_keeps_the_most_frequent_words(tmp_path, tools):
+    text = tmp_path / "lm.txt"
+    text.write_text("\n".join(LM_SENTENCES) + "\n")
+    counts = Counter(w for s in LM_SENTENCES for w in s.split())
+    # 20 words: "the" and the 17 words seen 30 times fit; the 3 seen 26 times would straddle the limit.
+    lm = build_lm([text], tmp_path / "lm", LMBuildConfig(order=2, max_vocabulary=20), progress=False)
+    kept = lm.vocabulary
+    assert kept[0] == "the" and len(kept) == 18
+    # Every kept word is more frequent than every word left out (ties at the limit go out together).
+    assert min(counts[w] for w in kept) > max(counts[w] for w in counts if w not in kept)
+    assert lm.meta["ngrams"]["1"]["kept"] == len(kept) + 3  # plus <s>, </s>, <unk>
+    assert f"ngram 1={len(kept) + 3}\n" in (tmp_path / "lm" / "lm.arpa").read_text()
+    # A word list attests words: with --min-count 2, a word of the text seen once stays only if a list names it.
+    once = sorted(w for w, n in counts.items() if n == 1)
+    words = tmp_path / "words.txt"
+    words.write_text(once[0] + "\n")
+    lm = build_lm([text], tmp_path / "lm", LMBuildConfig(order=2, min_count=2, word_lists=(str(words),)),
+                  progress=False)
+    assert once[0] in lm.vocabulary and not set(once[1:]) & set(lm.vocabulary)
+    assert set(lm.vocabulary) == {w for w, n in counts.items() if n >= 2} | {once[0]}
+    words.unlink()
+    with pytest.raises(ASRError, match="needs --binary-type trie"):
+        build_lm([text], tmp_path / "q", LMBuildConfig(order=2, quantize=8), progress=False)
+    with pytest.raises(InputError, match="word list not found"):
+        build_lm([text], tmp_path / "w", LMBuildConfig(order=2, word_lists=(str(tmp_path / "nope"),)),
+                 progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lm", "lm.txt"]

@@ -6,7 +6,9 @@ An LM directory holds:
     lm.bin      KenLM's binary form of the same model, memory-mapped, so it loads in well under a second (with one
                 deliberate difference: log10 P(<unk>) = 0, see ``_binarise``)
     words.txt   the vocabulary, one word a line, most frequent first (the decoder's lexicon is built from it)
-    lm.json     metadata: order, pruning, sentence/word counts, the source files, the KenLM version
+    lm.json     metadata: order, pruning, quantisation, vocabulary limit and word lists, sentence/word counts,
+                n-gram counts per order (kept after pruning, and seen), file sizes, the source files, the KenLM
+                version
 
 The text is normalised with ``asr.text.normalize_text`` (the same function that makes the training targets), so
 the LM's words are spelled the way the acoustic model spells them. The directory is written under a temporary name
@@ -19,6 +21,7 @@ import argparse
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +51,19 @@ class LMBuildConfig:
     prune: tuple[int, ...] = ()
     binary_type: str = "probing"  # KenLM's fastest query structure; "trie" is about half the size
     memory: str = "20%"  # lmplz's sort memory (-S); the machine is shared, so not its 80% default
+    # build_binary -q/-b: bits per probability and back-off weight (trie only; 0 keeps 32-bit floats). 8 bits
+    # shrink a trie by about half again, at a cost in perplexity well under 1% (KenLM's documentation).
+    quantize: int = 0
+    # Word lists (one word a line, normalised like the text): each word joins the vocabulary as a unigram, seen
+    # once, so the decoder's lexicon can spell it even where the text never used it.
+    word_lists: tuple[str, ...] = ()
+    # Vocabulary limits, applied to the counts of the text plus one per word list naming the word: words counted
+    # fewer than ``min_count`` times are left out, and at most ``max_vocabulary`` words are kept, the most
+    # frequent (a group of equally frequent words that straddles the limit is left out whole, so the cut never
+    # depends on spelling); 0 keeps all. Left-out words become <unk> for lmplz (its --limit_vocab_file) and stay
+    # out of words.txt.
+    min_count: int = 1
+    max_vocabulary: int = 0
 
 
 @dataclass
@@ -149,17 +165,61 @@ def _check_config(config: LMBuildConfig) -> None:
             raise ASRError(f"--prune has {len(prune)} thresholds for a {config.order}-gram model")
     if config.binary_type not in ("probing", "trie"):
         raise ASRError(f"binary type {config.binary_type!r}: use 'probing' or 'trie'")
+    if config.quantize:
+        if not 1 <= config.quantize <= 25:
+            raise ASRError(f"--quantize {config.quantize}: KenLM quantises to 1 to 25 bits")
+        if config.binary_type != "trie":
+            raise ASRError("--quantize needs --binary-type trie (KenLM quantises only its trie structure)")
+    if config.max_vocabulary < 0:
+        raise ASRError(f"--max-vocabulary {config.max_vocabulary}: must be positive (or 0 for no limit)")
+    if config.min_count < 1:
+        raise ASRError(f"--min-count {config.min_count}: must be at least 1")
 
 
-def _run(cmd: list[str], stdin=None, stdout=None, what: str = "") -> None:
+def _run(cmd: list[str], stdin=None, stdout=None, what: str = "") -> str:
+    """Run a KenLM program; its stderr (where it reports) comes back, or the tail of it in the error."""
     proc = subprocess.run(cmd, stdin=stdin, stdout=stdout if stdout is not None else subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
         raise ASRError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    return proc.stderr
 
 
-def _binarise(build_binary: Path, binary_type: str, arpa: Path, out: Path) -> float:
+_STATISTICS_RE = re.compile(r"^(\d+) (\d+)(?:/(\d+))? D1=", re.MULTILINE)
+
+
+def ngram_counts(lmplz_report: str) -> dict[str, dict[str, int]]:
+    """Per order, the n-grams lmplz kept and the n-grams it saw before pruning (its "Statistics" lines read
+    "2 3381/20333 D1=..." for a pruned order, "1 5564 D1=..." for one kept whole)."""
+    return {m.group(1): {"kept": int(m.group(2)), "seen": int(m.group(3) or m.group(2))}
+            for m in _STATISTICS_RE.finditer(lmplz_report)}
+
+
+def limit_vocabulary(vocabulary: list[str], counts: Counter[str], min_count: int = 1, max_vocabulary: int = 0
+                     ) -> list[str]:
+    """The words of ``vocabulary`` (most frequent first) that ``LMBuildConfig``'s limits keep."""
+    kept = [w for w in vocabulary if counts[w] >= min_count]
+    if max_vocabulary and len(kept) > max_vocabulary:
+        boundary = counts[kept[max_vocabulary]]  # the first count left out: all words counted so go
+        kept = [w for w in kept[:max_vocabulary] if counts[w] > boundary]
+    return kept
+
+
+def read_word_list(path: Path) -> list[str]:
+    """The normalised single words of a word list (one a line); entries that normalise to several words or to
+    none ("3-D" becomes "three d") are left out."""
+    words = []
+    with _open_text(path) as lines:
+        for line in lines:
+            word = normalize_text(line)
+            if word and " " not in word:
+                words.append(word)
+    return list(dict.fromkeys(words))
+
+
+def _binarise(build_binary: Path, binary_type: str, arpa: Path, out: Path, options: tuple[str, ...] = ()
+              ) -> float:
     """Run build_binary on the ARPA with <unk>'s unigram log10 probability set to ``BINARY_UNK_LOG10``.
 
     Returns the ARPA's own value. The ARPA file stays as lmplz wrote it; the edited copy is streamed through a
@@ -177,7 +237,8 @@ def _binarise(build_binary: Path, binary_type: str, arpa: Path, out: Path) -> fl
         line_start = head.rindex(b"\n", 0, at) + 1
         unk_arpa = float(head[line_start:at])
         head = head[:line_start] + f"{BINARY_UNK_LOG10:g}".encode() + head[at:]
-        proc = subprocess.Popen([str(build_binary), binary_type, "/dev/stdin", str(out)], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([str(build_binary), *options, binary_type, "/dev/stdin", str(out)],
+                                stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             proc.stdin.write(head)
@@ -219,6 +280,9 @@ def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMB
     for path in paths:
         if not path.is_file():
             raise InputError(path, "text file not found")
+    for path in map(Path, config.word_lists):
+        if not path.is_file():
+            raise InputError(path, "word list not found")
     tools = kenlm_tools(build=True, quiet=not progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -248,9 +312,21 @@ def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMB
                         kept += 1
                 sources.append({"path": str(path), "sentences": kept, "bytes": path.stat().st_size})
                 sentences += kept
+            word_lists = []
+            for path in map(Path, config.word_lists):
+                # A word list adds each word once, as a one-word sentence: a unigram the lexicon can spell.
+                listed = read_word_list(path)
+                word_lists.append({"path": str(path), "words": len(listed),
+                                   "new": sum(1 for w in listed if w not in counts)})
+                for word in listed:
+                    sink.write(word + "\n")
+                counts.update(listed)
+                sentences += len(listed)
         if not counts:
             raise InputError(paths[0] if len(paths) == 1 else ", ".join(map(str, paths)),
                              "no words left after text normalisation")
+        vocabulary = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                      if w not in SPECIAL_WORDS]
         say(f"{sentences:,} sentences, {sum(counts.values()):,} words, {len(counts):,} distinct; "
             f"estimating a {config.order}-gram LM (lmplz)")
         cmd = [str(tools.lmplz), "-o", str(config.order), "-S", config.memory, "-T", str(staged),
@@ -259,18 +335,33 @@ def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMB
                "--discount_fallback", "--text", str(corpus), "--arpa", str(staged / ARPA)]
         if config.prune:
             cmd += ["--prune", *map(str, config.prune)]
-        _run(cmd, what="lmplz")
-        say(f"binarising ({config.binary_type})")
-        unk_arpa = _binarise(tools.build_binary, config.binary_type, staged / ARPA, staged / BINARY)
+        limited = limit_vocabulary(vocabulary, counts, config.min_count, config.max_vocabulary)
+        if not limited:
+            raise ASRError(f"no word is counted {config.min_count} times or more within --max-vocabulary "
+                           f"{config.max_vocabulary}")
+        if len(limited) < len(vocabulary):
+            vocabulary = limited
+            (staged / "limit_vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+            cmd += ["--limit_vocab_file", str(staged / "limit_vocab.txt")]
+        ngrams = ngram_counts(_run(cmd, what="lmplz"))
+        say(f"binarising ({config.binary_type}{f', {config.quantize}-bit' if config.quantize else ''})")
+        options = ("-S", config.memory, "-T", str(staged)) if config.binary_type == "trie" else ()
+        if config.quantize:
+            options += ("-q", str(config.quantize), "-b", str(config.quantize))
+        unk_arpa = _binarise(tools.build_binary, config.binary_type, staged / ARPA, staged / BINARY, options)
         corpus.unlink()
-        vocabulary = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-                      if w not in SPECIAL_WORDS]
+        (staged / "limit_vocab.txt").unlink(missing_ok=True)
         (staged / WORDS).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
         meta = {"format": FORMAT_VERSION, "order": config.order, "prune": list(config.prune),
-                "binary_type": config.binary_type, "sentences": sentences, "words": sum(counts.values()),
-                "vocabulary": len(vocabulary), "sources": sources, "normalisation": "asr.text.normalize_text",
+                "binary_type": config.binary_type, "quantize": config.quantize, "sentences": sentences,
+                "words": sum(counts.values()), "vocabulary": len(vocabulary),
+                "min_count": config.min_count, "max_vocabulary": config.max_vocabulary, "word_lists": word_lists,
+                "ngrams": ngrams,
+                "bytes": {ARPA: (staged / ARPA).stat().st_size, BINARY: (staged / BINARY).stat().st_size},
+                "sources": sources, "normalisation": "asr.text.normalize_text",
                 "kenlm": KENLM_VERSION, "arpa": ARPA, "binary": BINARY, "config": asdict(config),
-                "unk_log10": {"arpa": unk_arpa, "binary": BINARY_UNK_LOG10}}
+                "unk_log10": {"arpa": unk_arpa, "binary": BINARY_UNK_LOG10},
+                "build_seconds": round(time.perf_counter() - started, 1)}
         (staged / META).write_text(json.dumps(meta, indent=2) + "\n")
         staged.chmod(0o755)
         _place(staged, out)
@@ -294,13 +385,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "drops singleton trigrams and higher (unigrams are never pruned)")
     parser.add_argument("--binary-type", choices=["probing", "trie"], default="probing",
                         help="KenLM binary structure: probing is fastest, trie about half the size")
-    parser.add_argument("--memory", default="20%", help="lmplz sort memory (-S), e.g. 20%% or 2G")
+    parser.add_argument("--quantize", type=int, default=0, metavar="BITS",
+                        help="quantise probabilities and back-off weights to BITS bits (trie only; e.g. 8)")
+    parser.add_argument("--word-list", nargs="+", default=[], metavar="FILE",
+                        help="word lists (one word a line): each word joins the vocabulary as a unigram")
+    parser.add_argument("--min-count", type=int, default=1, metavar="N",
+                        help="leave out words counted fewer than N times (text counts plus one per word list)")
+    parser.add_argument("--max-vocabulary", type=int, default=0, metavar="N",
+                        help="keep at most the N most frequent words (0: all); the rest become <unk>")
+    parser.add_argument("--memory", default="20%", help="lmplz and build_binary sort memory (-S), e.g. 20%% or 2G")
     parser.add_argument("--quiet", action="store_true", help="only the final line")
 
 
 def run(args: argparse.Namespace) -> int:
     config = LMBuildConfig(order=args.order, prune=tuple(args.prune), binary_type=args.binary_type,
-                           memory=args.memory)
+                           memory=args.memory, quantize=args.quantize, word_lists=tuple(args.word_list),
+                           min_count=args.min_count, max_vocabulary=args.max_vocabulary)
     build_lm(args.text, args.out, config, progress=not args.quiet)
     return 0
 
