@@ -17,6 +17,7 @@ beam search on one core (median of interleaved rounds), the OOV rate of the test
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -34,7 +35,7 @@ from decode import FRAME_SHIFT, constructed_log_probs, wer_of  # noqa: E402
 from asr.decoding import BeamSearchConfig, BeamSearchDecoder, greedy_decode  # noqa: E402
 from asr.decoding import beam as beam_module  # noqa: E402
 from asr.decoding.lm import load_lm  # noqa: E402
-from asr.text import CharTokenizer  # noqa: E402
+from asr.text import CharTokenizer, normalize_text  # noqa: E402
 from data_prep.synthetic import SyntheticConfig, load_sentences, split_sentences  # noqa: E402
 
 
@@ -48,6 +49,8 @@ def main() -> None:
     parser.add_argument("--lm", nargs="+", default=["models/lm", "exp/general-lm"], help="LM directories")
     parser.add_argument("--utterances", type=int, default=300, help="synthetic test sentences to decode")
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds (medians are reported)")
+    parser.add_argument("--oov-manifest", nargs="+", default=[], metavar="MANIFEST",
+                        help="also report each LM's OOV rate on these manifests' texts (per 'source' field too)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -90,9 +93,25 @@ def main() -> None:
     print(f"{len(test)} synthetic test sentences, {audio_s:.0f} s of constructed log-probs; greedy WER "
           f"{100 * greedy:.2f}%; beam width {beam.beam_width}, alpha {beam.alpha}, beta {beam.beta}")
     print_table(["LM", "binary MB", "vocabulary", "load s", "lexicon s", "RTF (1 core)", "OOV", "WER"], rows)
+    manifests = {}
+    for manifest in args.oov_manifest:
+        groups: dict[str, list[str]] = {}
+        for line in Path(manifest).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)  # only the text and the optional "source" are needed
+                text = normalize_text(record["text"])
+                groups.setdefault("all", []).append(text)
+                if record.get("source"):
+                    groups.setdefault(record["source"], []).append(text)
+        manifests[manifest] = {group: {"words": sum(len(t.split()) for t in texts), **{
+            directory: round(oov_rate(texts, set(load_lm(directory).vocabulary)), 4) for directory in args.lm}}
+            for group, texts in groups.items()}
+        print(f"OOV rate on {manifest}:")
+        print_table(["texts", "words", *args.lm],
+                    [[g, r["words"], *(f"{100 * r[d]:.2f}%" for d in args.lm)] for g, r in manifests[manifest].items()])
     path = write_results("lm_vocabulary", {
         "machine": machine(), "utterances": len(test), "audio_s": round(audio_s, 1), "greedy_wer": round(greedy, 4),
-        "decoder": beam.to_dict(), "lms": results})
+        "decoder": beam.to_dict(), "lms": results, "oov_manifests": manifests})
     print(f"wrote {path}")
 
 
