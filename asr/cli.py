@@ -39,6 +39,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "validate": Command("asr.data.manifest", "check every line of a manifest and optionally clean it"),
         "speed-perturb": Command("asr.data.speed", "add speed-perturbed copies of a manifest's utterances"),
         "tokenizer": Command("asr.data.tokenizer_file", "build a recipe's tokenizer (char or BPE) into a file"),
+        "lm-text": Command("data_prep.english_text", "English text for a general LM from installed packages"),
     },
     "features": Command("asr.data.store", "extract log-mel features of manifests into a feature store"),
     "lm": {

@@ -1,5 +1,6 @@
 import json
 import random
+from collections import Counter
 
 import pytest
 from decoding_helpers import LM_SENTENCES
@@ -178,6 +179,22 @@ def test_import_of_an_upper_case_arpa_without_unk_scores_like_the_original(lm_di
     assert not (tmp_path / "x").exists()
 
 
+def test_import_quantised_records_what_it_did_and_refuses_estimation_options(lm_dir, tmp_path, capsys):
+    arpa = lm_dir / "lm.arpa"
+    lm = import_arpa(arpa, tmp_path / "q", binary_type="trie", progress=False, quantize=8)
+    meta, header = lm.meta, arpa.read_text().split("\\1-grams:")[0]
+    assert meta["imported_arpa"] == str(arpa) and meta["quantize"] == 8 and meta["binary_type"] == "trie"
+    assert meta["bytes"]["lm.bin"] == lm.binary.stat().st_size
+    assert all(f"ngram {n}={c['kept']}\n" in header for n, c in meta["ngrams"].items()) and len(meta["ngrams"]) == 3
+    sentences = [" ".join(s.split()[:6]) for s in LM_SENTENCES[:20]]
+    assert lm.perplexity(sentences) == pytest.approx(load_lm(lm_dir).perplexity(sentences), rel=0.05)
+    # --vocab-size, --min-count, --word-list and --prune shape an estimate: with --arpa they are an error.
+    assert main(["lm", "build", "--arpa", str(arpa), "--out", str(tmp_path / "x"), "--vocab-size", "5",
+                 "--min-count", "2"]) == 2
+    assert "--vocab-size, --min-count: not for --arpa" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q"]
+
+
 def test_import_of_a_unigram_arpa_scores_like_the_built_unigram_lm(tmp_path, tools):
     text = tmp_path / "t.txt"
     text.write_text("\n".join(LM_SENTENCES) + "\n")
@@ -187,3 +204,95 @@ def test_import_of_a_unigram_arpa_scores_like_the_built_unigram_lm(tmp_path, too
     sentences = [" ".join(s.split()[:6]) for s in LM_SENTENCES[:20]]
     assert imported.log10_prob(sentences)[0] == pytest.approx(built.log10_prob(sentences)[0], abs=1e-4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imported", "lm", "t.txt"]
+
+
+def _zipf_text(path, sentences=4000, words=400):
+    """A text of pseudo-words with Zipf-like frequencies: many n-grams seen once, some seen often."""
+    rng = random.Random(0)
+    vocabulary = ["".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(3))
+                  for _ in range(words)]
+    weights = [1.0 / (rank + 1) for rank in range(words)]
+    path.write_text("\n".join(" ".join(rng.choices(vocabulary, weights, k=rng.randint(5, 10)))
+                               for _ in range(sentences)) + "\n")
+    return path
+
+
+def test_pruning_and_quantisation_shrink_the_binary_and_are_recorded(tmp_path, tools):
+    text = _zipf_text(tmp_path / "lm.txt")
+    full = build_lm([text], tmp_path / "full", LMBuildConfig(order=3, binary_type="trie"), progress=False)
+    pruned = build_lm([text], tmp_path / "pruned", LMBuildConfig(order=3, prune=(0, 1, 1), binary_type="trie"),
+                      progress=False)
+    small = build_lm([text], tmp_path / "small",
+                     LMBuildConfig(order=3, prune=(0, 1, 1), binary_type="trie", quantize=8), progress=False)
+    assert small.binary.stat().st_size < pruned.binary.stat().st_size < full.binary.stat().st_size
+    meta = small.meta
+    assert meta["prune"] == [0, 1, 1] and meta["quantize"] == 8 and meta["binary_type"] == "trie"
+    assert meta["bytes"]["lm.bin"] == small.binary.stat().st_size
+    # Unigrams are never pruned; higher orders keep fewer than lmplz saw, and the ARPA header agrees.
+    assert meta["ngrams"]["1"]["kept"] == meta["ngrams"]["1"]["seen"] == len(small.vocabulary) + 3
+    for order in ("2", "3"):
+        assert meta["ngrams"][order]["kept"] < meta["ngrams"][order]["seen"]
+        assert meta["ngrams"][order]["seen"] == full.meta["ngrams"][order]["kept"]
+        assert f"ngram {order}={meta['ngrams'][order]['kept']}\n" in (tmp_path / "small" / "lm.arpa").read_text()
+    # 8-bit quantisation changes the probabilities only a little.
+    held_out = [line for line in text.read_text().splitlines()[:50]]
+    assert small.perplexity(held_out) == pytest.approx(pruned.perplexity(held_out), rel=0.05)
+
+
+def test_quantised_pruned_lm_with_a_word_list_decodes_in_the_beam_search(tmp_path, tools):
+    import math
+
+    from decoding_helpers import ctc_log_probs, position_of
+
+    from asr.decoding import BeamSearchConfig, BeamSearchDecoder
+    from asr.text import CharTokenizer
+
+    text = tmp_path / "lm.txt"
+    text.write_text("\n".join(LM_SENTENCES) + "\n")
+    words = tmp_path / "words.txt"
+    words.write_text("Zorbex\nthe\n3-D\n")  # "3-D" normalises to two words: left out
+    lm = build_lm([text], tmp_path / "lm", LMBuildConfig(order=3, prune=(0, 0, 1), binary_type="trie", quantize=8,
+                                                         word_lists=(str(words),)), progress=False)
+    assert "zorbex" in lm.vocabulary and "three" not in lm.vocabulary
+    assert lm.meta["word_lists"] == [{"path": str(words), "words": 2, "new": 1}]
+    chars = CharTokenizer()
+    sentence = "the cat sat on the mat"
+    heard_hat = ctc_log_probs(sentence, chars, {position_of(sentence, 5): ("h", 0.6)})  # "mat" heard as "hat"
+    decoder = BeamSearchDecoder(BeamSearchConfig(alpha=1.0, beta=1.0), chars, lm)
+    assert decoder.decode(heard_hat, 0.04).text == sentence
+    # The word-list word is in the lexicon: a closed vocabulary (no free spelling) still produces it.
+    zorbex = ctc_log_probs("the dog ran to the zorbex", chars, token_frames=1, confidence=0.999)
+    closed = BeamSearchDecoder(BeamSearchConfig(unk_score=-math.inf), chars, lm)
+    assert closed.decode(zorbex, 0.04).text == "the dog ran to the zorbex"
+
+
+def test_vocab_size_and_min_count_limit_the_vocabulary(tmp_path, tools):
+    text = tmp_path / "lm.txt"
+    text.write_text("\n".join(LM_SENTENCES) + "\n")
+    counts = Counter(w for s in LM_SENTENCES for w in s.split())
+    # 20 words: "the" and the 17 words seen 30 times, then 2 of the 3 seen 26 times (the tie taken alphabetically).
+    lm = build_lm([text], tmp_path / "lm", LMBuildConfig(order=2, vocab_size=20), progress=False)
+    kept = lm.vocabulary
+    tied = sorted(w for w, n in counts.items() if n == 26)
+    assert kept[0] == "the" and len(kept) == 20 and len(tied) == 3
+    assert kept[18:] == tied[:2] and tied[2] not in kept
+    # Every kept word is at least as frequent as every word left out.
+    assert min(counts[w] for w in kept) >= max(counts[w] for w in counts if w not in kept)
+    assert lm.meta["vocab_size"] == 20 and lm.meta["min_count"] == 1 and lm.meta["vocabulary"] == 20
+    assert lm.meta["ngrams"]["1"]["kept"] == len(kept) + 3  # plus <s>, </s>, <unk>
+    assert f"ngram 1={len(kept) + 3}\n" in (tmp_path / "lm" / "lm.arpa").read_text()
+    # A word list attests words: with --min-count 2, a word of the text seen once stays only if a list names it.
+    once = sorted(w for w, n in counts.items() if n == 1)
+    words = tmp_path / "words.txt"
+    words.write_text(once[0] + "\n")
+    lm = build_lm([text], tmp_path / "lm", LMBuildConfig(order=2, min_count=2, word_lists=(str(words),)),
+                  progress=False)
+    assert once[0] in lm.vocabulary and not set(once[1:]) & set(lm.vocabulary)
+    assert set(lm.vocabulary) == {w for w, n in counts.items() if n >= 2} | {once[0]}
+    words.unlink()
+    with pytest.raises(ASRError, match="needs --binary-type trie"):
+        build_lm([text], tmp_path / "q", LMBuildConfig(order=2, quantize=8), progress=False)
+    with pytest.raises(InputError, match="word list not found"):
+        build_lm([text], tmp_path / "w", LMBuildConfig(order=2, word_lists=(str(tmp_path / "nope"),)),
+                 progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lm", "lm.txt"]

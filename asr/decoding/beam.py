@@ -118,13 +118,16 @@ class _Lexicon:
         self.words: list[str] = []
         self.spellings: list[list[int]] = []
         self.skipped: list[str] = []  # words the tokenizer cannot spell (characters it lacks)
+        is_char = _is_char(tokenizer)
         for word in words:
             try:
-                spelling = [index[t] for t in tokenizer.spell(word)]
+                # Characters spell themselves: looked up directly, which halves the time of spelling a 100k+ word
+                # vocabulary (a KeyError is a character the tokenizer lacks, as in spell()).
+                spelling = [index[t] for t in (word if is_char else tokenizer.spell(word))]
             except (TokenizerError, KeyError):
                 self.skipped.append(word)
                 continue
-            if _is_char(tokenizer):
+            if is_char:
                 spelling.append(self.sil)
             self.words.append(word)
             self.spellings.append(spelling)

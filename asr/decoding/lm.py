@@ -6,14 +6,17 @@ An LM directory holds:
     lm.bin      KenLM's binary form of the same model, memory-mapped, so it loads in well under a second (with one
                 deliberate difference: log10 P(<unk>) = 0, see ``_binarise``)
     words.txt   the vocabulary, one word a line, most frequent first (the decoder's lexicon is built from it)
-    lm.json     metadata: order, pruning, sentence/word counts, the source files, the KenLM version
+    lm.json     metadata: order, pruning, quantisation, vocabulary limits (min_count, vocab_size) and word lists,
+                sentence/word counts, n-gram counts per order (kept after pruning, and seen), file sizes, the source
+                files (or the imported ARPA file: imported_arpa), the KenLM version
 
 The text is normalised with ``asr.text.normalize_text`` (the same function that makes the training targets), so
 the LM's words are spelled the way the acoustic model spells them. The directory is written under a temporary name
 next to ``--out`` and renamed into place at the end: a failed build leaves nothing behind.
 
 Pruning: KenLM's lmplz prunes by count (``--prune``) and can keep only a given vocabulary (``--vocab-size N``:
-the N most frequent words, as LibriSpeech's official LMs keep their 200,000 words). It has no relative-entropy
+the N most frequent words, as LibriSpeech's official LMs keep their 200,000 words; ``--min-count N``: words seen
+at least N times). It has no relative-entropy
 pruning, which made the official ``3-gram.pruned.1e-7`` / ``3e-7`` files (SRILM); users who have those, or any
 other ARPA file, bring them in with ``asr lm build --arpa FILE`` (``import_arpa``): lower-cased to the toolkit's
 spelling, binarised, and its unigrams become ``words.txt``.
@@ -25,6 +28,7 @@ import argparse
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,10 +57,20 @@ class LMBuildConfig:
     # applies to the higher orders, unigrams are never pruned. () keeps everything.
     prune: tuple[int, ...] = ()
     binary_type: str = "probing"  # KenLM's fastest query structure; "trie" is about half the size
-    # Keep only the vocab_size most frequent words (lmplz --limit_vocab_file; n-grams with any other word are
-    # dropped, those words become <unk>). 0 keeps every word.
-    vocab_size: int = 0
     memory: str = "20%"  # lmplz's sort memory (-S); the machine is shared, so not its 80% default
+    # build_binary -q/-b: bits per probability and back-off weight (trie only; 0 keeps 32-bit floats). 8 bits
+    # shrink a trie by about half again, at a cost in perplexity well under 1% (KenLM's documentation).
+    quantize: int = 0
+    # Word lists (one word a line, normalised like the text): each word joins the vocabulary as a unigram, seen
+    # once, so the decoder's lexicon can spell it even where the text never used it.
+    word_lists: tuple[str, ...] = ()
+    # Vocabulary limits, applied to the counts of the text plus one per word list naming the word: words counted
+    # fewer than ``min_count`` times are left out, then the ``vocab_size`` most frequent of the rest are kept
+    # (exactly that many, as LibriSpeech's official LMs keep exactly 200,000 words: equally frequent words at the
+    # cut are taken in alphabetical order); 0 keeps all. Left-out words become <unk> for lmplz (its
+    # --limit_vocab_file: n-grams with them are dropped) and stay out of words.txt.
+    min_count: int = 1
+    vocab_size: int = 0
 
 
 @dataclass
@@ -160,17 +174,57 @@ def _check_config(config: LMBuildConfig) -> None:
         raise ASRError(f"--vocab-size {config.vocab_size}: must be 0 (every word) or positive")
     if config.binary_type not in ("probing", "trie"):
         raise ASRError(f"binary type {config.binary_type!r}: use 'probing' or 'trie'")
+    if config.quantize:
+        if not 1 <= config.quantize <= 25:
+            raise ASRError(f"--quantize {config.quantize}: KenLM quantises to 1 to 25 bits")
+        if config.binary_type != "trie":
+            raise ASRError("--quantize needs --binary-type trie (KenLM quantises only its trie structure)")
+    if config.min_count < 1:
+        raise ASRError(f"--min-count {config.min_count}: must be at least 1")
 
 
-def _run(cmd: list[str], stdin=None, stdout=None, what: str = "") -> None:
+def _run(cmd: list[str], stdin=None, stdout=None, what: str = "") -> str:
+    """Run a KenLM program; its stderr (where it reports) comes back, or the tail of it in the error."""
     proc = subprocess.run(cmd, stdin=stdin, stdout=stdout if stdout is not None else subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
         raise ASRError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    return proc.stderr
 
 
-def _binarise(build_binary: Path, binary_type: str, arpa: Path, out: Path) -> float:
+_STATISTICS_RE = re.compile(r"^(\d+) (\d+)(?:/(\d+))? D1=", re.MULTILINE)
+
+
+def ngram_counts(lmplz_report: str) -> dict[str, dict[str, int]]:
+    """Per order, the n-grams lmplz kept and the n-grams it saw before pruning (its "Statistics" lines read
+    "2 3381/20333 D1=..." for a pruned order, "1 5564 D1=..." for one kept whole)."""
+    return {m.group(1): {"kept": int(m.group(2)), "seen": int(m.group(3) or m.group(2))}
+            for m in _STATISTICS_RE.finditer(lmplz_report)}
+
+
+def limit_vocabulary(vocabulary: list[str], counts: Counter[str], min_count: int = 1, vocab_size: int = 0
+                     ) -> list[str]:
+    """The words of ``vocabulary`` (ranked: most frequent first, ties alphabetical) that ``LMBuildConfig``'s
+    limits keep: those counted ``min_count`` times or more, then the first ``vocab_size`` of them (0: all)."""
+    kept = [w for w in vocabulary if counts[w] >= min_count]
+    return kept[:vocab_size] if vocab_size else kept
+
+
+def read_word_list(path: Path) -> list[str]:
+    """The normalised single words of a word list (one a line); entries that normalise to several words or to
+    none ("3-D" becomes "three d") are left out."""
+    words = []
+    with _open_text(path) as lines:
+        for line in lines:
+            word = normalize_text(line)
+            if word and " " not in word:
+                words.append(word)
+    return list(dict.fromkeys(words))
+
+
+def _binarise(build_binary: Path, binary_type: str, arpa: Path, out: Path, options: tuple[str, ...] = ()
+              ) -> float:
     """Run build_binary on the ARPA with <unk>'s unigram log10 probability set to ``BINARY_UNK_LOG10``.
 
     Returns the ARPA's own value. The ARPA file stays as lmplz wrote it; the edited copy is streamed through a
@@ -188,7 +242,8 @@ def _binarise(build_binary: Path, binary_type: str, arpa: Path, out: Path) -> fl
         line_start = head.rindex(b"\n", 0, at) + 1
         unk_arpa = float(head[line_start:at])
         head = head[:line_start] + f"{BINARY_UNK_LOG10:g}".encode() + head[at:]
-        proc = subprocess.Popen([str(build_binary), binary_type, "/dev/stdin", str(out)], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([str(build_binary), *options, binary_type, "/dev/stdin", str(out)],
+                                stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             proc.stdin.write(head)
@@ -217,14 +272,18 @@ def _unigram_as_bigram(arpa: Path, out: Path) -> None:
             sink.write(line)
 
 
-def _binarise_staged(build_binary: Path, binary_type: str, staged: Path, order: int) -> float:
-    """``_binarise`` the staged folder's ARPA into its binary; a unigram model goes through its bigram form."""
+def _binarise_staged(build_binary: Path, config: LMBuildConfig, staged: Path, order: int) -> float:
+    """``_binarise`` the staged folder's ARPA into its binary (``config``'s structure, quantisation and sort memory);
+    a unigram model goes through its bigram form."""
+    options = ("-S", config.memory, "-T", str(staged)) if config.binary_type == "trie" else ()
+    if config.quantize:
+        options += ("-q", str(config.quantize), "-b", str(config.quantize))
     arpa = staged / ARPA
     if order == 1:
         arpa = staged / "bigram-form.arpa"
         _unigram_as_bigram(staged / ARPA, arpa)
     try:
-        return _binarise(build_binary, binary_type, arpa, staged / BINARY)
+        return _binarise(build_binary, config.binary_type, arpa, staged / BINARY, options)
     finally:
         if arpa != staged / ARPA:
             arpa.unlink(missing_ok=True)
@@ -257,6 +316,9 @@ def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMB
     for path in paths:
         if not path.is_file():
             raise InputError(path, "text file not found")
+    for path in map(Path, config.word_lists):
+        if not path.is_file():
+            raise InputError(path, "word list not found")
     tools = kenlm_tools(build=True, quiet=not progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -286,9 +348,21 @@ def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMB
                         kept += 1
                 sources.append({"path": str(path), "sentences": kept, "bytes": path.stat().st_size})
                 sentences += kept
+            word_lists = []
+            for path in map(Path, config.word_lists):
+                # A word list adds each word once, as a one-word sentence: a unigram the lexicon can spell.
+                listed = read_word_list(path)
+                word_lists.append({"path": str(path), "words": len(listed),
+                                   "new": sum(1 for w in listed if w not in counts)})
+                for word in listed:
+                    sink.write(word + "\n")
+                counts.update(listed)
+                sentences += len(listed)
         if not counts:
             raise InputError(paths[0] if len(paths) == 1 else ", ".join(map(str, paths)),
                              "no words left after text normalisation")
+        vocabulary = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                      if w not in SPECIAL_WORDS]
         say(f"{sentences:,} sentences, {sum(counts.values()):,} words, {len(counts):,} distinct; "
             f"estimating a {config.order}-gram LM (lmplz)")
         cmd = [str(tools.lmplz), "-o", str(config.order), "-S", config.memory, "-T", str(staged),
@@ -297,21 +371,24 @@ def build_lm(texts: list[str | os.PathLike], out: str | os.PathLike, config: LMB
                "--discount_fallback", "--text", str(corpus), "--arpa", str(staged / ARPA)]
         if config.prune:
             cmd += ["--prune", *map(str, config.prune)]
-        ranked = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if w not in SPECIAL_WORDS]
-        if config.vocab_size and len(ranked) > config.vocab_size:
-            ranked = ranked[:config.vocab_size]
-            (staged / "vocab.txt").write_text("\n".join(ranked) + "\n", encoding="utf-8")
-            cmd += ["--limit_vocab_file", str(staged / "vocab.txt")]
-        _run(cmd, what="lmplz")
-        say(f"binarising ({config.binary_type})")
-        unk_arpa = _binarise_staged(tools.build_binary, config.binary_type, staged, config.order)
+        limited = limit_vocabulary(vocabulary, counts, config.min_count, config.vocab_size)
+        if not limited:
+            raise ASRError(f"no word is counted {config.min_count} times or more (--min-count)")
+        if len(limited) < len(vocabulary):
+            vocabulary = limited
+            (staged / "limit_vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+            cmd += ["--limit_vocab_file", str(staged / "limit_vocab.txt")]
+        ngrams = ngram_counts(_run(cmd, what="lmplz"))
+        say(f"binarising ({config.binary_type}{f', {config.quantize}-bit' if config.quantize else ''})")
+        unk_arpa = _binarise_staged(tools.build_binary, config, staged, config.order)
         corpus.unlink()
-        (staged / "vocab.txt").unlink(missing_ok=True)
-        vocabulary = ranked
+        (staged / "limit_vocab.txt").unlink(missing_ok=True)
         _finish(staged, out, vocabulary, {
             "order": config.order, "prune": list(config.prune), "binary_type": config.binary_type,
-            "sentences": sentences, "words": sum(counts.values()), "sources": sources,
-            "normalisation": "asr.text.normalize_text", "config": asdict(config), "unk_arpa": unk_arpa})
+            "quantize": config.quantize, "sentences": sentences, "words": sum(counts.values()),
+            "min_count": config.min_count, "vocab_size": config.vocab_size, "word_lists": word_lists,
+            "ngrams": ngrams, "sources": sources, "normalisation": "asr.text.normalize_text",
+            "config": asdict(config), "unk_arpa": unk_arpa, "build_seconds": round(time.perf_counter() - started, 1)})
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
@@ -324,8 +401,10 @@ def _finish(staged: Path, out: Path, vocabulary: list[str], meta: dict) -> None:
     """Write words.txt and lm.json (``meta`` plus what every LM folder records) and move the folder into place."""
     (staged / WORDS).write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
     unk_arpa = meta.pop("unk_arpa")
-    meta = {"format": FORMAT_VERSION, **meta, "vocabulary": len(vocabulary), "kenlm": KENLM_VERSION, "arpa": ARPA,
-            "binary": BINARY, "unk_log10": {"arpa": unk_arpa, "binary": BINARY_UNK_LOG10}}
+    meta = {"format": FORMAT_VERSION, **meta, "vocabulary": len(vocabulary),
+            "bytes": {ARPA: (staged / ARPA).stat().st_size, BINARY: (staged / BINARY).stat().st_size},
+            "kenlm": KENLM_VERSION, "arpa": ARPA, "binary": BINARY,
+            "unk_log10": {"arpa": unk_arpa, "binary": BINARY_UNK_LOG10}}
     (staged / META).write_text(json.dumps(meta, indent=2) + "\n")
     staged.chmod(0o755)
     _place(staged, out)
@@ -388,12 +467,14 @@ def _lowercase_arpa(source: Path, dest: Path) -> tuple[dict[int, int], list[str]
 
 
 def import_arpa(arpa: str | os.PathLike, out: str | os.PathLike, binary_type: str = "probing",
-                progress: bool = True) -> LanguageModel:
-    """Write the LM directory ``out`` from an existing ARPA file (e.g. LibriSpeech's official 3-gram or 4-gram)."""
+                progress: bool = True, quantize: int = 0, memory: str = "20%") -> LanguageModel:
+    """Write the LM directory ``out`` from an existing ARPA file (e.g. LibriSpeech's official 3-gram or 4-gram),
+    binarised as ``binary_type``, quantised to ``quantize`` bits (trie only; 0: not)."""
     arpa, out = Path(arpa), Path(out)
     if not arpa.is_file():
         raise InputError(arpa, "ARPA file not found")
-    _check_config(LMBuildConfig(binary_type=binary_type))
+    config = LMBuildConfig(binary_type=binary_type, quantize=quantize, memory=memory)
+    _check_config(config)
     tools = kenlm_tools(build=True, quiet=not progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -402,10 +483,13 @@ def import_arpa(arpa: str | os.PathLike, out: str | os.PathLike, binary_type: st
         if progress:
             print(f"asr lm build: lower-casing {arpa}", file=sys.stderr, flush=True)
         counts, vocabulary = _lowercase_arpa(arpa, staged / ARPA)
-        unk_arpa = _binarise_staged(tools.build_binary, binary_type, staged, max(counts))
+        unk_arpa = _binarise_staged(tools.build_binary, config, staged, max(counts))
+        # An ARPA file tells only the n-grams it kept (as lm.json's "ngrams" of a built LM, without "seen").
         _finish(staged, out, vocabulary, {
-            "order": max(counts), "ngrams": counts, "binary_type": binary_type, "imported_arpa": str(arpa.resolve()),
-            "normalisation": "lower-cased", "unk_arpa": unk_arpa})
+            "order": max(counts), "ngrams": {str(n): {"kept": c} for n, c in sorted(counts.items())},
+            "binary_type": binary_type, "quantize": quantize, "imported_arpa": str(arpa.resolve()),
+            "normalisation": "lower-cased", "unk_arpa": unk_arpa,
+            "build_seconds": round(time.perf_counter() - started, 1)})
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
@@ -419,26 +503,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="text files, one sentence a line (.gz allowed), or JSON Lines manifests (their 'text')")
     source.add_argument("--arpa", metavar="FILE",
                         help="instead of estimating, bring in this ARPA file (.gz allowed), e.g. LibriSpeech's "
-                             "official 3-gram.pruned.1e-7.arpa.gz or 4-gram.arpa.gz; --order and pruning do not apply")
+                             "official 3-gram.pruned.1e-7.arpa.gz or 4-gram.arpa.gz; only --binary-type, --quantize and "
+                             "--memory apply")
     parser.add_argument("--order", type=int, default=4, help=f"n-gram order (1 to {MAX_ORDER})")
     parser.add_argument("--out", required=True, help="the LM directory to write")
     parser.add_argument("--prune", type=int, nargs="+", default=[], metavar="COUNT",
                         help="lmplz pruning: per order, drop n-grams seen at most COUNT times; e.g. 0 0 1 "
                              "drops singleton trigrams and higher (unigrams are never pruned)")
-    parser.add_argument("--vocab-size", type=int, default=0, metavar="N",
-                        help="keep only the N most frequent words (LibriSpeech's official LMs: 200000); 0: all")
     parser.add_argument("--binary-type", choices=["probing", "trie"], default="probing",
                         help="KenLM binary structure: probing is fastest, trie about half the size")
-    parser.add_argument("--memory", default="20%", help="lmplz sort memory (-S), e.g. 20%% or 2G")
+    parser.add_argument("--quantize", type=int, default=0, metavar="BITS",
+                        help="quantise probabilities and back-off weights to BITS bits (trie only; e.g. 8)")
+    parser.add_argument("--word-list", nargs="+", default=[], metavar="FILE",
+                        help="word lists (one word a line): each word joins the vocabulary as a unigram")
+    parser.add_argument("--min-count", type=int, default=1, metavar="N",
+                        help="leave out words counted fewer than N times (text counts plus one per word list)")
+    parser.add_argument("--vocab-size", type=int, default=0, metavar="N",
+                        help="keep only the N most frequent words (after --min-count; ties at the cut in "
+                             "alphabetical order; LibriSpeech's official LMs: 200000); the rest become <unk>; 0: all")
+    parser.add_argument("--memory", default="20%", help="lmplz and build_binary sort memory (-S), e.g. 20%% or 2G")
     parser.add_argument("--quiet", action="store_true", help="only the final line")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.arpa:
-        import_arpa(args.arpa, args.out, args.binary_type, progress=not args.quiet)
+        # An ARPA file is already estimated: options that shape the estimate would be silently ignored.
+        given = [name for name, value in (("--prune", args.prune), ("--vocab-size", args.vocab_size),
+                                          ("--word-list", args.word_list), ("--min-count", args.min_count != 1))
+                 if value]
+        if given:
+            raise ASRError(f"{', '.join(given)}: not for --arpa (the ARPA file is already estimated)")
+        import_arpa(args.arpa, args.out, args.binary_type, progress=not args.quiet, quantize=args.quantize,
+                    memory=args.memory)
         return 0
     config = LMBuildConfig(order=args.order, prune=tuple(args.prune), binary_type=args.binary_type,
-                           memory=args.memory, vocab_size=args.vocab_size)
+                           memory=args.memory, quantize=args.quantize, word_lists=tuple(args.word_list),
+                           min_count=args.min_count, vocab_size=args.vocab_size)
     build_lm(args.text, args.out, config, progress=not args.quiet)
     return 0
 
