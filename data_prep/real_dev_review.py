@@ -105,13 +105,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="the review TSV to write (rows already there are kept: it resumes)")
     parser.add_argument("--chunk", type=int, default=40, help="files per round of the two recognisers")
+    parser.add_argument("--speakers", nargs="+", metavar="SPEAKER",
+                        help="review only these recording sets, e.g. hedgewars:Surfer (default: all)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
     # the same peers, loaded and run the same way, as the transcription benchmark
     from transcribe import run_pocketsphinx, run_whisper
 
-    candidates = klettres() + ktuberling() + tuxpaint() + hedgewars()
+    candidates = [c for c in klettres() + ktuberling() + tuxpaint() + hedgewars()
+                  if not args.speakers or c.speaker in args.speakers]
     seen: set[str] = set()
     unique = []
     for c in candidates:  # the same recording under several names (tuxpaint's letters, shared hedgewars files)
