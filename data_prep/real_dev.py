@@ -98,7 +98,7 @@ def read_table(path: Path) -> list[Entry]:
     """Every row of the transcript table; an ``InputError`` names the bad rows by line number (the first ten)."""
     from asr.text import normalize_text
 
-    packages = {s.name: s.package for s in SOURCES}
+    by_name = {s.name: s for s in SOURCES}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -112,10 +112,13 @@ def read_table(path: Path) -> list[Entry]:
             problems.append(f"line {number}: {len(row)} fields, not {len(COLUMNS)}")
             continue
         entry = Entry(*row, line=number)
-        if entry.source not in packages:
+        source = by_name.get(entry.source)
+        if source is None:
             problems.append(f"line {number}: unknown source {entry.source!r}")
-        elif entry.package != packages[entry.source]:
-            problems.append(f"line {number}: {entry.source} comes from {packages[entry.source]}, not {entry.package}")
+        elif entry.package != source.package:
+            problems.append(f"line {number}: {entry.source} comes from {source.package}, not {entry.package}")
+        elif not Path(entry.path).is_relative_to(source.root):
+            problems.append(f"line {number}: {entry.path} is not under {source.root}, where {source.package} installs")
         elif not entry.text or normalize_text(entry.text) != entry.text:
             problems.append(f"line {number}: transcript {entry.text!r} is not normalised text")
         elif entry.path in seen:

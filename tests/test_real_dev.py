@@ -12,6 +12,7 @@ from conftest import tone, write_audio
 from asr.audio import load_audio
 from asr.cli import main
 from asr.data.manifest import read_manifest
+from asr.errors import InputError
 from asr.text import CharTokenizer, normalize_text
 from data_prep import real_dev
 from data_prep.real_dev import SOURCES, TABLE, Source, read_table, utterance_id
@@ -103,9 +104,11 @@ def test_missing_package_is_skipped_with_one_clear_line(tmp_path, monkeypatch, c
 def test_bad_table_rows_are_named(tmp_path):
     table = tmp_path / "t.tsv"
     table.write_text("\t".join(real_dev.COLUMNS) + "\n"
-                     "klettres\tklettres-data\t/x/A.ogg\tklettres:en\tA.\thint\n"
-                     "nosuch\tpkg\t/x/B.ogg\tnosuch:x\tb\thint\n")
-    with pytest.raises(Exception, match="line 2: transcript 'A.' is not normalised.*line 3: unknown source"):
+                     "klettres\tklettres-data\t/usr/share/klettres/A.ogg\tklettres:en\tA.\thint\n"
+                     "nosuch\tpkg\t/x/B.ogg\tnosuch:x\tb\thint\n"
+                     "klettres\tklettres-data\t/x/C.ogg\tklettres:en\tc\thint\n")
+    expected = "line 2: transcript 'A.' is not normalised.*line 3: unknown source.*line 4: /x/C.ogg is not under /usr/share/klettres"
+    with pytest.raises(InputError, match=expected):
         read_table(table)
 
 
