@@ -51,6 +51,7 @@ import numpy as np
 from asr.data.channel import FAMILIES, ChannelConfig, apply_channel, draw_channel
 from asr.data.manifest import Utterance, write_manifest
 from asr.errors import ASRError, InputError
+from asr.fileio import atomic_path
 from data_prep import voices as voices_lib
 from data_prep.voices import SPLITS, Voice
 
@@ -416,10 +417,8 @@ def _render_job(args: tuple[list[UttSpec], str, int]) -> list[tuple[str, str | N
             except (RuntimeError, OSError, ValueError, subprocess.CalledProcessError) as err:
                 results.append((spec.id, str(err)))
                 continue
-            path = _audio_path(Path(out_dir), spec)
-            tmp_path = path.with_name(f".{path.name}.tmp{os.getpid()}")
-            soundfile.write(str(tmp_path), audio, sample_rate, format="FLAC", subtype="PCM_16")
-            os.replace(tmp_path, path)
+            with atomic_path(_audio_path(Path(out_dir), spec)) as tmp_path:
+                soundfile.write(str(tmp_path), audio, sample_rate, format="FLAC", subtype="PCM_16")
             results.append((spec.id, None))
     return results
 
@@ -467,10 +466,9 @@ def make_babble(out: Path, config: SyntheticConfig, sentences: list[Sentence]) -
                 pieces.append(audio / (np.abs(audio).max() + 1e-9))
     if not pieces:
         raise ASRError("could not render any babble sentence")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    soundfile.write(str(tmp_path), 0.5 * np.concatenate(pieces), config.sample_rate, format="FLAC", subtype="PCM_16")
-    os.replace(tmp_path, path)
+    with atomic_path(path) as tmp_path:
+        soundfile.write(str(tmp_path), 0.5 * np.concatenate(pieces), config.sample_rate, format="FLAC",
+                        subtype="PCM_16")
     return path
 
 
@@ -478,9 +476,8 @@ def make_babble(out: Path, config: SyntheticConfig, sentences: list[Sentence]) -
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def oov_rate(texts: list[str], vocabulary: set[str]) -> float:
