@@ -7,7 +7,16 @@ a padded batch gives every utterance exactly the frames it gets alone (zero padd
 with anyway), so batching never changes a feature.
 
 CMVN statistics are accumulated in float64 with Chan's parallel update, merge across workers, travel as a plain
-dict (inside a packaged model or beside a feature store) and are applied to features at load time.
+dict (inside a packaged model or beside a feature store) and are applied to features at load time. How they are
+applied is the CMVN's ``mode``, chosen at training time (``data.cmvn``) and carried in the package:
+
+- ``global``: one mean and standard deviation for every utterance, from the training audio.
+- ``utterance``: each utterance's own per-bin mean and standard deviation (the standard deviation floored at a
+  tenth of the global one, so a near-silent bin of a short clip is not blown up). Removes a fixed channel
+  (microphone, room colouring, level) exactly, but needs the whole utterance.
+- ``running``: a causal mean over the last ``window`` frames, blended with the global mean as if it were ``prior``
+  frames, and the global standard deviation: what a live stream can compute as the audio arrives (each frame's
+  value depends only on frames before it), adapting to the channel within a second or two.
 """
 
 from __future__ import annotations
@@ -191,25 +200,65 @@ def compute_logmel(samples: np.ndarray | torch.Tensor, config: FeatureConfig | N
     return feats
 
 
+CMVN_MODES = ("global", "utterance", "running")
+
+
 @dataclass
 class CMVN:
-    """Global per-bin mean and standard deviation of features, applied as ``(x - mean) / std``."""
+    """Per-bin mean and standard deviation of features, applied as ``(x - mean) / std`` in one of CMVN_MODES."""
 
-    mean: np.ndarray
+    mean: np.ndarray  # global statistics of the training features
     std: np.ndarray
     count: int
+    mode: str = "global"
+    window: int = 300  # running: frames of the causal mean (3 s at a 10 ms hop)
+    prior: float = 100.0  # running: weight of the global mean, in frames
 
-    def apply(self, feats: torch.Tensor) -> torch.Tensor:
+    def __post_init__(self):
+        if self.mode not in CMVN_MODES:
+            raise ValueError(f"CMVN mode must be one of {', '.join(CMVN_MODES)}, not {self.mode!r}")
+
+    def with_mode(self, mode: str) -> CMVN:
+        return CMVN(self.mean, self.std, self.count, mode, self.window, self.prior)
+
+    def apply(self, feats: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalise ``(T, F)`` features, or a zero-padded batch ``(B, T, F)`` whose valid frames are ``lengths``
+        (padding frames come out as whatever the mode makes of them: the model masks them)."""
         mean = torch.as_tensor(self.mean, dtype=feats.dtype, device=feats.device)
         std = torch.as_tensor(self.std, dtype=feats.dtype, device=feats.device)
-        return (feats - mean) / std
+        if self.mode == "global":
+            return (feats - mean) / std
+        squeeze = feats.dim() == 2
+        x = feats.unsqueeze(0) if squeeze else feats
+        n_frames = x.shape[1]
+        if self.mode == "utterance":
+            if lengths is None:
+                lengths = torch.full((x.shape[0],), n_frames, dtype=torch.long)
+            valid = torch.arange(n_frames, device=x.device)[None, :] < lengths.to(x.device)[:, None]
+            valid = valid.unsqueeze(-1).to(x.dtype)  # (B, T, 1)
+            count = valid.sum(1, keepdim=True).clamp_min(1)
+            utt_mean = (x * valid).sum(1, keepdim=True) / count
+            utt_var = (((x - utt_mean) * valid) ** 2).sum(1, keepdim=True) / count
+            out = (x - utt_mean) / torch.maximum(utt_var.sqrt(), 0.1 * std)
+        else:  # running: sums over frames (t - window, t], the global mean standing in for `prior` frames
+            sums = torch.cumsum(x.double(), dim=1)  # causal: padding after an utterance never reaches it
+            windowed = sums.clone()
+            if n_frames > self.window:
+                windowed[:, self.window:] -= sums[:, :-self.window]
+            in_window = torch.clamp(torch.arange(1, n_frames + 1, device=x.device), max=self.window)
+            run_mean = (self.prior * mean.double() + windowed) / (self.prior + in_window[None, :, None])
+            out = (x - run_mean.to(x.dtype)) / std
+        return out[0] if squeeze else out
 
     def to_dict(self) -> dict:
-        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std], "count": int(self.count)}
+        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std], "count": int(self.count),
+                "mode": self.mode, "window": self.window, "prior": self.prior}
 
     @classmethod
     def from_dict(cls, d: dict) -> CMVN:
-        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64), int(d["count"]))
+        # packages made before CMVN had modes hold global statistics only
+        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64), int(d["count"]),
+                   d.get("mode", "global"), int(d.get("window", 300)), float(d.get("prior", 100.0)))
 
     def save(self, path: str | os.PathLike) -> None:
         atomic_write_text(path, json.dumps(self.to_dict()))

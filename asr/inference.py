@@ -99,7 +99,7 @@ class Transcriber:
             for row, i in enumerate(batch):
                 padded[row, : len(waveforms[i])] = torch.from_numpy(waveforms[i])
             feats, frames = self.features(padded.to(self.device), lengths)
-            feats = self.package.cmvn.apply(feats)
+            feats = self.package.cmvn.apply(feats, frames)
             log_probs, out_lengths = self.model(feats, frames.to(self.device))
             log_probs = log_probs.float().cpu().numpy()
             for row, i in enumerate(batch):

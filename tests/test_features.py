@@ -139,3 +139,67 @@ def test_cmvn_apply_and_round_trip(tmp_path):
     torch.testing.assert_close(normalised.mean(0), torch.zeros(80), atol=1e-5, rtol=0)
     torch.testing.assert_close(normalised.std(0, unbiased=False), torch.ones(80), atol=1e-4, rtol=0)
     assert CMVN.from_dict(stats.to_dict()).count == 1000
+
+
+def _stats(n_mels=6, seed=7):
+    rng = np.random.default_rng(seed)
+    return CMVN(rng.normal(-5, 2, n_mels), rng.uniform(1, 3, n_mels), 1000), rng
+
+
+def test_cmvn_utterance_mode_removes_a_fixed_channel():
+    stats, rng = _stats()
+    cmvn = stats.with_mode("utterance")
+    x = torch.from_numpy(rng.normal(2, 1.5, (120, 6))).float()
+    out = cmvn.apply(x)
+    torch.testing.assert_close(out.mean(0), torch.zeros(6), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.std(0, unbiased=False), torch.ones(6), atol=1e-4, rtol=0)
+    # a microphone's fixed colouring and level (a per-bin offset in log-mel) leaves no trace; global CMVN keeps it
+    channel = torch.from_numpy(rng.normal(0, 3, 6)).float()
+    torch.testing.assert_close(cmvn.apply(x + channel), out, atol=1e-4, rtol=0)
+    assert (stats.apply(x + channel) - stats.apply(x)).abs().min() > 1e-3
+    # a constant (silent) bin is floored at a tenth of the global deviation, not divided by zero
+    x[:, 2] = -23.0
+    assert torch.isfinite(cmvn.apply(x)).all() and cmvn.apply(x)[:, 2].abs().max() == 0
+
+
+def test_cmvn_running_mode_is_causal_and_matches_its_definition():
+    stats, rng = _stats()
+    cmvn = CMVN(stats.mean, stats.std, stats.count, "running", window=50, prior=20.0)
+    x = rng.normal(1, 2, (200, 6))
+    out = cmvn.apply(torch.from_numpy(x).float()).numpy()
+    for t in (0, 10, 49, 50, 51, 199):  # the definition, frame by frame
+        recent = x[max(0, t - 49): t + 1]
+        mean = (20.0 * stats.mean + recent.sum(0)) / (20.0 + len(recent))
+        np.testing.assert_allclose(out[t], (x[t] - mean) / stats.std, rtol=1e-4, atol=1e-4)
+    # causal: a prefix normalises to the prefix of the whole (what a live stream computes as audio arrives)
+    prefix = cmvn.apply(torch.from_numpy(x[:80]).float()).numpy()
+    np.testing.assert_allclose(prefix, out[:80], rtol=1e-5, atol=1e-5)
+    # a channel offset fades as frames arrive: what is left of it is the prior's share of the mean
+    channel = rng.normal(0, 3, 6)
+    shifted = cmvn.apply(torch.from_numpy(x + channel).float()).numpy()
+    for t, seen in ((0, 1), (20, 21), (199, 50)):
+        np.testing.assert_allclose(shifted[t] - out[t], channel / stats.std * 20.0 / (20.0 + seen), atol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["global", "utterance", "running"])
+def test_cmvn_padded_batch_equals_each_utterance_alone(mode):
+    stats, rng = _stats()
+    cmvn = stats.with_mode(mode)
+    utts = [torch.from_numpy(rng.normal(0, 2, (n, 6))).float() for n in (90, 31, 5)]
+    batch = torch.zeros(3, 90, 6)
+    for i, u in enumerate(utts):
+        batch[i, : len(u)] = u
+    out = cmvn.apply(batch, torch.tensor([90, 31, 5]))
+    for i, u in enumerate(utts):
+        torch.testing.assert_close(out[i, : len(u)], cmvn.apply(u), atol=1e-5, rtol=0)
+
+
+def test_cmvn_mode_travels_in_its_dict_and_old_dicts_are_global():
+    stats, _ = _stats()
+    running = CMVN(stats.mean, stats.std, stats.count, "running", window=120, prior=33.0)
+    back = CMVN.from_dict(running.to_dict())
+    assert (back.mode, back.window, back.prior) == ("running", 120, 33.0)
+    old = {k: v for k, v in stats.to_dict().items() if k in ("mean", "std", "count")}
+    assert CMVN.from_dict(old).mode == "global"
+    with pytest.raises(ValueError, match="CMVN mode must be one of"):
+        stats.with_mode("per-speaker")

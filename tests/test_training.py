@@ -225,3 +225,31 @@ def test_logged_loss_counts_only_the_tokens_it_scores():
                                             out_lengths[feasible], target_lengths[feasible], reduction="sum")
     assert float(total) == pytest.approx(float(expected), rel=1e-6)
     assert int(tokens) == 8 and int(scored) == 5
+
+
+@pytest.mark.parametrize("mode", ["utterance", "running"])
+def test_cmvn_mode_trains_and_travels_to_inference(tiny_corpus, tmp_path, mode):
+    from asr.audio import load_audio
+    from asr.data import FeatureStore, SpeechDataset, collate
+    from asr.data.manifest import read_manifest
+    from asr.inference import Transcriber
+
+    run_dir = run(tiny_corpus, tmp_path / "run", **{"data.cmvn": mode, "train.epochs": 3})
+    losses = [h["loss"] for h in last_state(run_dir)["history"]]
+    assert losses[-1] < losses[0]
+    package = load_packaged_model(run_dir / "model.pt")
+    assert package.cmvn.mode == mode
+    # the Transcriber normalises raw audio the way training normalised the store's features
+    utts = read_manifest(tiny_corpus.dev)
+    dataset = SpeechDataset(utts, FeatureStore(tiny_corpus.store), package.tokenizer, cmvn=package.cmvn)
+    batch = collate([dataset[i] for i in range(len(dataset))])
+    with torch.no_grad():
+        expected, _ = package.model(batch.features, batch.feature_lengths)
+    direct = Transcriber(package).log_probs([load_audio(u.audio) for u in utts])
+    for row, lp in enumerate(direct):
+        torch.testing.assert_close(torch.from_numpy(lp), expected[row, : lp.shape[0]], atol=2e-2, rtol=0)
+
+
+def test_unknown_cmvn_mode_is_refused_by_name(tiny_corpus, tmp_path):
+    with pytest.raises(Exception, match="data.cmvn must be one of global, utterance, running"):
+        run(tiny_corpus, tmp_path / "run", **{"data.cmvn": "speaker"})

@@ -14,6 +14,7 @@ import torch
 from asr.data.manifest import Utterance
 from asr.data.store import FeatureStore
 from asr.errors import InputError
+from asr.features import CMVN
 from asr.text import TokenizerError, normalize_text
 
 
@@ -51,11 +52,14 @@ class Batch:
 class SpeechDataset(torch.utils.data.Dataset):
     """Utterances of a manifest, features from ``store``, targets from ``tokenizer``."""
 
-    def __init__(self, utterances: Sequence[Utterance], store: FeatureStore, tokenizer, apply_cmvn: bool = True):
+    def __init__(self, utterances: Sequence[Utterance], store: FeatureStore, tokenizer, apply_cmvn: bool = True,
+                 cmvn: CMVN | None = None):
+        """``cmvn``: how features are normalised (default: the store's global statistics)."""
         self.utterances = list(utterances)
         self.store = store
         self.tokenizer = tokenizer
         self.apply_cmvn = apply_cmvn
+        self.cmvn = cmvn or store.cmvn
         missing = [u.id for u in self.utterances if u.id not in store]
         if missing:
             shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
@@ -72,9 +76,8 @@ class SpeechDataset(torch.utils.data.Dataset):
             self.targets.append(torch.tensor(ids, dtype=torch.long))
         self.num_frames: list[int] = [store.num_frames(u.id) for u in self.utterances]
         self.durations: list[float] = [u.duration for u in self.utterances]
-        cmvn = store.cmvn
-        self._mean = torch.as_tensor(cmvn.mean, dtype=torch.float32)
-        self._inv_std = 1.0 / torch.as_tensor(cmvn.std, dtype=torch.float32)
+        self._mean = torch.as_tensor(self.cmvn.mean, dtype=torch.float32)
+        self._inv_std = 1.0 / torch.as_tensor(self.cmvn.std, dtype=torch.float32)
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -82,8 +85,10 @@ class SpeechDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> Example:
         utt = self.utterances[i]
         feats = torch.from_numpy(self.store.get(utt.id)).float()
-        if self.apply_cmvn:
-            feats.sub_(self._mean).mul_(self._inv_std)
+        if self.apply_cmvn and self.cmvn.mode == "global":
+            feats.sub_(self._mean).mul_(self._inv_std)  # in place: the common case, on every batch
+        elif self.apply_cmvn:
+            feats = self.cmvn.apply(feats)
         return Example(utt.id, feats, self.targets[i], self.texts[i])
 
 

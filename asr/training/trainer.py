@@ -38,7 +38,7 @@ from asr.data import (
 from asr.data.manifest import read_manifest
 from asr.decoding import greedy_decode
 from asr.errors import ASRError, InputError
-from asr.features import FeatureConfig
+from asr.features import CMVN_MODES, FeatureConfig
 from asr.fileio import remove_stale_temps
 from asr.metrics import ErrorCounts, char_errors, word_errors
 from asr.model import AcousticModel, ModelConfig
@@ -89,6 +89,7 @@ class DataConfig:
     store: str = "data/synthetic/features"
     tokenizer: str = "char"  # char | bpe | a tokenizer file (.json) from `asr prep tokenizer`
     bpe_vocab_size: int = 256
+    cmvn: str = "global"  # global | utterance | running (asr.features.CMVN); the package carries it to inference
 
 
 def batch_seed(seed: int, epoch: int, global_index: int) -> int:
@@ -200,7 +201,11 @@ def _datasets(config: DataConfig, store: FeatureStore, tokenizer: Tokenizer | No
                                        f"(e.g. {missing[0]}); run `asr features` on this manifest")
     if tokenizer is None:
         tokenizer = build_tokenizer(config, [normalize_text(u.text) for u in train_utts])
-    return SpeechDataset(train_utts, store, tokenizer), SpeechDataset(dev_utts, store, tokenizer), tokenizer
+    if config.cmvn not in CMVN_MODES:
+        raise ASRError(f"data.cmvn must be one of {', '.join(CMVN_MODES)}, not {config.cmvn!r}")
+    cmvn = store.cmvn.with_mode(config.cmvn)
+    return (SpeechDataset(train_utts, store, tokenizer, cmvn=cmvn), SpeechDataset(dev_utts, store, tokenizer, cmvn=cmvn),
+            tokenizer)
 
 
 def earlier_run_files(run_dir: Path) -> list[str]:
@@ -301,7 +306,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
                 "train_seconds": train_seconds + time.perf_counter() - run_start,
                 "best": best.entries, "kept": best.kept, "rng": {"torch": torch.get_rng_state()},
                 "model_config": model_config.to_dict(), "feature_config": store.feature_config.to_dict(),
-                "tokenizer": tokenizer.to_dict(), "cmvn": store.cmvn.to_dict(),
+                "tokenizer": tokenizer.to_dict(), "cmvn": train_set.cmvn.to_dict(),
                 "config": OmegaConf.to_container(cfg, resolve=True),
                 "provenance": {"train_manifest": str(dc.train_manifest), "dev_manifest": str(dc.dev_manifest),
                                "train_utterances": len(train_set), "train_hours": sum(train_set.durations) / 3600,
