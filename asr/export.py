@@ -8,7 +8,8 @@
 The TorchScript and ONNX files hold the acoustic model only: log-mel features with CMVN applied (B, T, n_mels) and
 their lengths in, CTC log-probs and output lengths out. The feature settings, CMVN statistics and tokens they need
 travel inside them (TorchScript extra file ``asr.json``, ONNX metadata key ``asr``), so a deployment can rebuild the
-front end exactly. ``--int8`` quantises the recurrent and linear layers' weights to int8 (dynamic quantisation).
+front end exactly (the CMVN's ``mode`` says how: ``global``, ``utterance`` or ``running``, as in
+``asr.features.CMVN.apply``). ``--int8`` quantises the recurrent and linear layers' weights to int8 (dynamic quantisation).
 """
 
 from __future__ import annotations
