@@ -45,7 +45,7 @@ def peers_from(review: Path, files: list[str], systems: list[str]) -> dict[str, 
     column = {"whisper_tiny": "whisper", "pocketsphinx": "pocketsphinx"}
     out = {}
     for system in [s for s in systems if s in column]:
-        unrun = [p for p in files if not rows[p][column[system]]]  # reviewed with --whisper-only
+        unrun = [p for p in files if rows[p][column[system]] == "(not run)"]  # real_dev_review.py --whisper-only
         if system == "pocketsphinx" and unrun:
             sys.exit(f"{review}: pocketsphinx did not review {len(unrun)} of these files, e.g. {unrun[0]}; "
                      "leave it out (--systems) or run it (no --peers-from)")

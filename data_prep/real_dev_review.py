@@ -53,6 +53,7 @@ UQM_ENTRY = re.compile(r"^#\(([^)]*)\)[ \t]*(\S*)[ \t]*$")  # "#(LABEL)  race-01
 UQM_RACES = ("starbase", "syreen", "spathi", "melnorme", "pkunk", "thraddash", "druuge", "utwig", "vux",
              "shofixti", "yehat", "supox", "umgah")
 UQM_PER_RACE = 7
+NOT_RUN = "(not run)"  # the pocketsphinx cell of a --whisper-only review ("" is pocketsphinx hearing nothing)
 
 
 @dataclass
@@ -184,7 +185,7 @@ def main() -> int:
     parser.add_argument("--speakers", nargs="+", metavar="SPEAKER",
                         help="review only these recording sets, e.g. hedgewars:Surfer (default: all)")
     parser.add_argument("--whisper-only", action="store_true",
-                        help="leave the pocketsphinx column empty (on busy cores it needs 20-90 s a file)")
+                        help=f"write {NOT_RUN!r} for pocketsphinx (on busy cores it needs 20-90 s a file)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -215,7 +216,7 @@ def main() -> int:
         chunk = todo[start:start + args.chunk]
         files = [c.file for c, _ in chunk]
         rows = []
-        sphinx = [""] * len(files) if args.whisper_only else run_pocketsphinx(files)
+        sphinx = [NOT_RUN] * len(files) if args.whisper_only else run_pocketsphinx(files)
         for (c, digest), wh, ps in zip(chunk, run_whisper(files), sphinx):
             agree = bool(c.hint) and squashed(wh) == squashed(c.hint)
             rows.append([c.source, c.package, str(c.path), c.speaker, digest, f"{audio_info(c.file).duration:.3f}",
