@@ -4,9 +4,9 @@
 # dev set. Leaving a family out changes nothing else: every other random draw of the corpus stays the same
 # (asr/data/channel.py draws each family from the same stream whether it is used or not).
 #
-#   recipes/synthetic/ablate.sh REAL_DEV_MANIFEST [FAMILY ...]     (default: none room device codec noise vtlp)
+#   recipes/synthetic/ablate.sh REAL_DEV_MANIFEST [FAMILY ...]     (default: none room device codec level noise vtlp)
 #
-# Each run takes about as long as `make demo` (30 minutes on 2 CPU cores) and uses its own corpus folder
+# Each run takes about as long as `make demo` (15-20 minutes on 2 CPU cores) and uses its own corpus folder
 # (data/ablate-<name>) and run folder (exp/ablate-<name>); finished stages are reused, so it resumes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 real_dev=$1
 shift
 families=("$@")
-((${#families[@]})) || families=(none room device codec noise vtlp)
+((${#families[@]})) || families=(none room device codec level noise vtlp)
 all=(room device codec level noise vtlp)
 
 for leave_out in "${families[@]}"; do
@@ -36,5 +36,6 @@ for leave_out in "${families[@]}"; do
     recipes/synthetic/run.sh --stage 1 --stop-stage 6 recipe.corpus="$corpus" run_name="$name"
     best() { .venv/bin/python -c "import json; print(json.load(open('exp/$name/tune.json'))['best_$1'])"; }
     .venv/bin/asr evaluate --model "exp/$name/averaged.pt" --manifest "$real_dev" --lm "exp/$name/lm" \
-        --alpha "$(best alpha)" --beta "$(best beta)" --json "exp/$name/eval-real-dev.json"
+        --alpha "$(best alpha)" --beta "$(best beta)" --json "exp/$name/eval-real-dev.json" \
+        --report "exp/$name/report-real-dev.txt"
 done

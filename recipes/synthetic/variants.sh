@@ -31,7 +31,8 @@ for variant in "${variants[@]}"; do
     if [[ -n $real_dev && ! -f exp/$name/eval-real-dev.json ]]; then
         best() { .venv/bin/python -c "import json; print(json.load(open('exp/$name/tune.json'))['best_$1'])"; }
         .venv/bin/asr evaluate --model "exp/$name/averaged.pt" --manifest "$real_dev" --lm "exp/$name/lm" \
-            --alpha "$(best alpha)" --beta "$(best beta)" --json "exp/$name/eval-real-dev.json"
+            --alpha "$(best alpha)" --beta "$(best beta)" --json "exp/$name/eval-real-dev.json" \
+            --report "exp/$name/report-real-dev.txt"
     fi
 done
 .venv/bin/python recipes/synthetic/variants.py "${variants[@]/#/exp/variant-}"
