@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -219,7 +219,7 @@ class CMVN:
             raise ValueError(f"CMVN mode must be one of {', '.join(CMVN_MODES)}, not {self.mode!r}")
 
     def with_mode(self, mode: str) -> CMVN:
-        return CMVN(self.mean, self.std, self.count, mode, self.window, self.prior)
+        return replace(self, mode=mode)  # __post_init__ checks the mode
 
     def apply(self, feats: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Normalise ``(T, F)`` features, or a zero-padded batch ``(B, T, F)`` whose valid frames are ``lengths``
