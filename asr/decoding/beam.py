@@ -8,7 +8,7 @@ How the search is set up, and why:
 
 * With an LM it is flashlight's *lexicon* decoder: hypotheses walk a trie of word spellings (the LM vocabulary,
   plus ``extra_words`` and the hotwords) and the LM is asked for a score only when a word is complete, in C++.
-  On the benchmark (bench/decode.py) it is 8-12x faster than pyctcdecode at a lower WER. The lexicon-free
+  On the benchmark (bench/decode.py) it is 8-15x faster than pyctcdecode at a lower WER. The lexicon-free
   alternative, a Python word-LM adapter called for every token of every hypothesis (which would spell unknown
   words most naturally), measured about 1 ms per frame in a prototype, slower than pyctcdecode, so it was not
   taken; a Python adapter on the lexicon decoder's LM queries makes it about 4x slower (the hotword path).
@@ -27,6 +27,12 @@ How the search is set up, and why:
 * Characters: every spelling ends with the space token, so a word is complete only where the model put a word
   boundary (no free splitting of one long word into short in-vocabulary ones); a boundary frame is appended after
   the last frame to close the final word. Sentencepiece: a word ends where the next "▁" piece begins.
+* No unigram look-ahead by default (``word_lookahead``). Flashlight can give a partial word the best unigram score
+  of the words it may still become (trie smearing), but that flatters short frequent words: a hypothesis that
+  has just started a letter that can end as "a" or "i" looks better than one inside a longer word, and the beam
+  filled with short words. On the shipped model's log-probs (bench/decode.py) the search without it output as many
+  words as pyctcdecode and gained 1.6-1.9 WER points; a partial word is then scored only when it is complete, as
+  in pyctcdecode. Hotword boosts are still looked ahead (only they), so that a hotword's prefix survives the beam.
 * Hotwords go through ``asr.decoding.hotwords.HotwordLM`` (a boost inside the search; see there).
 * ``cutoff_top_n`` is flashlight's per-frame token limit; ``cutoff_prob`` < 1 keeps only the most likely tokens of
   each frame up to that cumulative probability (the others get a log-probability of -1e30); runs of frames where
@@ -67,11 +73,12 @@ _CLOSING_FRAME = -1e4  # log-prob of every token but the boundary in the frame a
 @dataclass
 class BeamSearchConfig:
     # The defaults are the benchmark's operating point (bench/decode.py): wider beams and more tokens per frame
-    # cost time roughly in proportion (beam_width x cutoff_top_n) and gained no accuracy there.
+    # cost time roughly in proportion (beam_width x cutoff_top_n). On the shipped model's dev log-probs 6 tokens
+    # per frame were 0.4 WER points better than 4 and as good as 8; width 64 gained under a point at 3x the time.
     beam_width: int = 16
     alpha: float = 0.5  # LM weight (on natural-log LM probabilities)
     beta: float = 1.0  # word insertion bonus (natural log, per word)
-    cutoff_top_n: int = 4  # at most this many tokens are tried per frame
+    cutoff_top_n: int = 6  # at most this many tokens are tried per frame
     cutoff_prob: float = 1.0  # cumulative probability of the tokens tried per frame (1.0: no cut)
     blank_id: int = 0
     beam_threshold: float = 12.0  # hypotheses this far (log) below the best are dropped
@@ -84,6 +91,8 @@ class BeamSearchConfig:
     hotword_boost: float = 2.0  # natural log, per word of a hotword phrase
     # Runs of frames whose blank probability is at least this are searched as one frame (1.0: search every frame).
     blank_skip_prob: float = 0.999
+    # A partial word carries the best unigram LM score it can still reach (flashlight's smearing; see above).
+    word_lookahead: bool = False
 
     def __post_init__(self):
         if self.beam_width < 1 or self.cutoff_top_n < 1:
@@ -138,22 +147,24 @@ class _Lexicon:
         self.unigram = [self.kenlm.score(null, i)[1] for i in range(len(self.words) + 1)]
         self._tries: dict[tuple, Trie] = {}
 
-    def trie(self, scale: float, bonus: Mapping[int, float], free_spelling: bool) -> Trie:
-        """The spelling trie; look-ahead scores are ``scale`` × unigram log10 + hotword bonus (flashlight smears
-        them to every prefix, so a hypothesis carries the best score reachable from where it is)."""
-        key = (scale, tuple(sorted(bonus.items())), free_spelling)
+    def trie(self, scale: float, bonus: Mapping[int, float], free_spelling: bool, lookahead: bool) -> Trie:
+        """The spelling trie; look-ahead scores are the hotword bonus, plus ``scale`` × unigram log10 with
+        ``lookahead`` (flashlight smears them to every prefix, so a hypothesis carries the best score reachable
+        from where it is; the decoder takes them back when the word is complete and scored by the LM)."""
+        key = (scale, tuple(sorted(bonus.items())), free_spelling, lookahead)
         trie = self._tries.get(key)
         if trie is None:
             trie = Trie(self.tokenizer.vocab_size, self.sil)
+            unigram = self.unigram if lookahead else [0.0] * len(self.unigram)
             for label, spelling in enumerate(self.spellings):
-                trie.insert(spelling, label, self.unigram[label] * scale + bonus.get(label, 0.0))
+                trie.insert(spelling, label, unigram[label] * scale + bonus.get(label, 0.0))
             if free_spelling:
                 # (Computed from the spellings: touching flashlight's TrieNode objects from Python frees them
                 # twice, since the bindings do not share the trie's ownership.)
                 starts = {spelling[0] for spelling in self.spellings}
                 for token in range(self.tokenizer.vocab_size):
                     if token not in starts and token not in (self.tokenizer.blank_id, self.sil):
-                        trie.insert([token], self.unk, self.unigram[self.unk] * scale)
+                        trie.insert([token], self.unk, unigram[self.unk] * scale)
             trie.smear(SmearingMode.MAX)
             self._tries[key] = trie
         return trie
@@ -254,10 +265,10 @@ class BeamSearchDecoder:
             bonus: dict[int, float] = {}
             for words, boost in phrases:
                 bonus[words[0]] = max(bonus.get(words[0], 0.0), boost)
-            trie = lexicon.trie(scale, bonus, free_spelling)
+            trie = lexicon.trie(scale, bonus, free_spelling, config.word_lookahead)
             model, lm_weight = HotwordLM(lexicon.kenlm, scale, phrases), 1.0
         else:
-            trie = lexicon.trie(1.0, {}, free_spelling)
+            trie = lexicon.trie(1.0, {}, free_spelling, config.word_lookahead)
             model, lm_weight = lexicon.kenlm, config.alpha * LN10
         options = LexiconDecoderOptions(
             beam_size=config.beam_width, beam_size_token=min(config.cutoff_top_n, vocab),
