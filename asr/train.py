@@ -12,6 +12,7 @@ torchrun where every rank would otherwise make its own.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -58,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(OmegaConf.to_yaml(cfg, resolve=True))
         return 0
+    from asr.training import distributed
     from asr.training.trainer import train
 
     train(cfg)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        distributed.exit_worker(0)  # a torchrun worker: see exit_worker for why it skips interpreter shutdown
     return 0
 
 

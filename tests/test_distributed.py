@@ -35,16 +35,34 @@ def env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
+def launch(*launcher_args: str, overrides: list[str]) -> subprocess.Popen:
+    """torchrun in its own session, so that ``stop`` reaches its workers too (a killed launcher leaves them running,
+    holding the cores and the port for the tests after it)."""
+    return subprocess.Popen(torchrun(*launcher_args, overrides=overrides), cwd=REPO, env=env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(*launchers: subprocess.Popen) -> None:
+    for launcher in launchers:
+        try:
+            os.killpg(launcher.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        launcher.wait()
+
+
 def last_state(run_dir: Path) -> dict:
     return load_checkpoint(run_dir / "checkpoints" / "last.pt")
 
 
 def test_two_processes_equal_one_process_accumulating_the_same_batches(tiny_corpus, tmp_path):
     ddp_dir = tmp_path / "ddp"
-    result = subprocess.run(
-        torchrun("--standalone", "--nproc_per_node", "2", overrides=train_overrides(tiny_corpus, ddp_dir, **SETTINGS)),
-        cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    launcher = launch("--standalone", "--nproc_per_node", "2", overrides=train_overrides(tiny_corpus, ddp_dir, **SETTINGS))
+    try:
+        output, _ = launcher.communicate(timeout=300)
+    finally:
+        stop(launcher)
+    assert launcher.returncode == 0, output[-6000:]
     single_dir = train(compose(train_overrides(tiny_corpus, tmp_path / "single", **SETTINGS, **{
         "train.accumulate": 2, "train.batches_multiple_of": 2})))
 
@@ -62,11 +80,12 @@ def test_two_processes_equal_one_process_accumulating_the_same_batches(tiny_corp
 def test_two_nodes_on_localhost(tiny_corpus, tmp_path):
     port = str(free_port())
     overrides = train_overrides(tiny_corpus, tmp_path / "run", **SETTINGS)
-    nodes = [subprocess.Popen(torchrun("--nnodes", "2", "--nproc_per_node", "1", "--node_rank", str(rank),
-                                       "--master_addr", "127.0.0.1", "--master_port", port, overrides=overrides),
-                              cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for rank in (0, 1)]
-    outputs = [node.communicate(timeout=300)[0] for node in nodes]
+    nodes = [launch("--nnodes", "2", "--nproc_per_node", "1", "--node_rank", str(rank), "--master_addr", "127.0.0.1",
+                    "--master_port", port, overrides=overrides) for rank in (0, 1)]
+    try:
+        outputs = [node.communicate(timeout=300)[0] for node in nodes]
+    finally:
+        stop(*nodes)
     assert [node.returncode for node in nodes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
     state = last_state(tmp_path / "run")
     assert state["provenance"]["world_size"] == 2
@@ -83,9 +102,7 @@ def test_killed_worker_is_restarted_and_training_resumes(tiny_corpus, tmp_path):
     run_dir = tmp_path / "run"
     overrides = train_overrides(tiny_corpus, run_dir, **{**SETTINGS, "train.epochs": 12,
                                                          "train.checkpoint_every_steps": 1})
-    launcher = subprocess.Popen(torchrun("--standalone", "--nproc_per_node", "2", "--max-restarts", "1",
-                                         overrides=overrides),
-                                cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    launcher = launch("--standalone", "--nproc_per_node", "2", "--max-restarts", "1", overrides=overrides)
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -99,7 +116,7 @@ def test_killed_worker_is_restarted_and_training_resumes(tiny_corpus, tmp_path):
         os.kill(worker_pids(launcher.pid)[1], signal.SIGKILL)
         output, _ = launcher.communicate(timeout=300)
     finally:
-        launcher.kill()
+        stop(launcher)
     assert launcher.returncode == 0, output[-4000:]
     assert "resuming at step" in output
     state = last_state(run_dir)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +58,21 @@ def setup(device: str = "auto", timeout_s: float = 600.0) -> DistInfo:
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def exit_worker(code: int) -> None:
+    """End a torchrun worker at once, after the process group is torn down and its output flushed.
+
+    Interpreter finalisation after a gloo group has lived is where workers died at random, after training had
+    finished and been saved: the c10d store's and gloo's C++ threads are destroyed while the interpreter is
+    half gone, which aborts ("terminate called without an active exception") or hangs, and the launcher then
+    reports the whole job failed. Nothing is left to finalise by then: checkpoints, the model and the logs are
+    written and closed, so the worker skips finalisation.
+    """
+    teardown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def barrier() -> None:
