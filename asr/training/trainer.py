@@ -79,6 +79,9 @@ class TrainConfig:
     patience: int = 0  # stop after this many epochs without a better dev WER (0: never)
     checkpoint_every_steps: int = 0  # also write last.pt every N steps (0: only at epoch ends)
     stop_after_steps: int = 0  # end this run after N steps, checkpointed; the next run resumes (0: off)
+    # Likewise after N minutes of this run (checked where metrics are logged, every log.every_steps steps, so all
+    # ranks stop at the same step): for a machine lent for a fixed time (0: off).
+    stop_after_minutes: float = 0.0
     resume: bool = True  # continue from RUN_DIR/checkpoints/last.pt when it exists
 
 
@@ -321,6 +324,12 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     run_start = time.perf_counter()
     steps_this_run = 0
     interrupted = False
+
+    def out_of_time(logged: bool) -> bool:
+        """Past train.stop_after_minutes, by rank 0's clock (so that every rank stops at the same step)."""
+        if not tc.stop_after_minutes or not logged:
+            return False
+        return distributed.broadcast_flag(time.perf_counter() - run_start >= 60 * tc.stop_after_minutes, device)
     # A run that ended by early stopping stays ended when the same job is submitted again (unless the patience is
     # raised); a finished run is not trained further, and its model.pt is left as it is.
     stopped_early = bool(tc.patience) and bad_epochs >= tc.patience
@@ -391,6 +400,9 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
             if tc.stop_after_steps and steps_this_run >= tc.stop_after_steps and position < n_batches:
                 interrupted = True
                 break
+            if out_of_time(logged=step % lc.every_steps == 0) and position < n_batches:
+                interrupted = True
+                break
         if progress is not None:
             progress.close()
         if interrupted:
@@ -419,7 +431,8 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
             save_checkpoint(state, ckpt_dir / LAST)
         if stopped_early and dist.is_main:
             print(f"train: early stop: no better dev WER for {tc.patience} epochs")
-        interrupted = bool(tc.stop_after_steps) and steps_this_run >= tc.stop_after_steps and epoch < tc.epochs
+        interrupted = ((bool(tc.stop_after_steps) and steps_this_run >= tc.stop_after_steps)
+                       or out_of_time(logged=True)) and epoch < tc.epochs
 
     if interrupted:
         if dist.is_main:
