@@ -98,6 +98,31 @@ def test_interrupted_then_resumed_equals_uninterrupted(tiny_corpus, tmp_path, st
     assert [h["wer"] for h in a["history"]] == [h["wer"] for h in b["history"]]
 
 
+def test_fine_tuning_starts_from_a_packaged_model_and_keeps_its_architecture(tiny_corpus, tmp_path):
+    base = run(tiny_corpus, tmp_path / "base", **{"train.epochs": 2})
+    package = load_packaged_model(base / "model.pt")
+    # lr 0: the fine-tuning run must hold exactly the packaged weights, and score on dev exactly what they score;
+    # model.* settings that disagree with the package are not used
+    tuned = run(tiny_corpus, tmp_path / "tuned", **{"train.epochs": 1, "train.lr": 0.0, "model.hidden_size": 48,
+                                                     "train.init_from": base / "model.pt"})
+    state = last_state(tuned)
+    assert state["model_config"] == package.model.config.to_dict()
+    assert state["provenance"]["init_from"] == str(base / "model.pt")
+    for key, value in package.model.state_dict().items():
+        torch.testing.assert_close(state["model"][key], value, msg=key)
+    assert state["history"][0]["wer"] == last_state(base)["history"][-1]["wer"]
+    assert state["history"][0]["loss"] == pytest.approx(last_state(base)["history"][-1]["loss"], rel=1e-5)
+    # with a learning rate it trains on from there: its first logged loss is that of a trained model
+    fresh = run(tiny_corpus, tmp_path / "fresh", **{"train.epochs": 1, "log.every_steps": 1})
+    onward = run(tiny_corpus, tmp_path / "onward", **{"train.epochs": 1, "log.every_steps": 1,
+                                                      "train.init_from": base / "model.pt"})
+    first = [json.loads(line)["loss"] for line in (fresh / "metrics.jsonl").read_text().splitlines()
+             if json.loads(line)["kind"] == "train"][0]
+    first_onward = [json.loads(line)["loss"] for line in (onward / "metrics.jsonl").read_text().splitlines()
+                    if json.loads(line)["kind"] == "train"][0]
+    assert first_onward < 0.8 * first
+
+
 def test_a_time_budget_stops_at_a_logged_step_and_the_run_resumes(tiny_corpus, tmp_path, capsys):
     settings = {"train.epochs": 2, "log.every_steps": 2}
     run_dir = run(tiny_corpus, tmp_path / "run", **settings, **{"train.stop_after_minutes": 1e-6})

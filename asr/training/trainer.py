@@ -38,10 +38,11 @@ from asr.data import (
 from asr.data.manifest import read_manifest
 from asr.decoding import greedy_decode
 from asr.errors import ASRError, InputError
-from asr.features import CMVN_MODES, FeatureConfig
+from asr.features import CMVN, CMVN_MODES, FeatureConfig
 from asr.fileio import remove_stale_temps
 from asr.metrics import ErrorCounts, char_errors, word_errors
 from asr.model import AcousticModel, ModelConfig
+from asr.package import load_packaged_model
 from asr.text import BPETokenizer, CharTokenizer, Tokenizer, normalize_text, tokenizer_from_dict
 from asr.training import distributed
 from asr.training.checkpoint import (
@@ -83,6 +84,10 @@ class TrainConfig:
     # ranks stop at the same step): for a machine lent for a fixed time (0: off).
     stop_after_minutes: float = 0.0
     resume: bool = True  # continue from RUN_DIR/checkpoints/last.pt when it exists
+    # Fine-tuning: a packaged model (asr export, averaged.pt, model.pt) whose weights start the run. Its architecture,
+    # tokenizer and CMVN statistics are kept (the model.* settings are not used), so that the inputs and outputs mean
+    # what they meant in its training; its features settings must be the store's. Ignored once the run resumes.
+    init_from: str | None = None
 
 
 @dataclass
@@ -194,7 +199,7 @@ def build_tokenizer(config: DataConfig, texts: list[str]) -> Tokenizer:
     raise ASRError(f"data.tokenizer must be 'char' or 'bpe', not {config.tokenizer!r}")
 
 
-def _datasets(config: DataConfig, store: FeatureStore, tokenizer: Tokenizer | None):
+def _datasets(config: DataConfig, store: FeatureStore, tokenizer: Tokenizer | None, cmvn: CMVN | None = None):
     train_utts = read_manifest(config.train_manifest)
     dev_utts = read_manifest(config.dev_manifest)
     for manifest, utts in ((config.train_manifest, train_utts), (config.dev_manifest, dev_utts)):
@@ -206,7 +211,7 @@ def _datasets(config: DataConfig, store: FeatureStore, tokenizer: Tokenizer | No
         tokenizer = build_tokenizer(config, [normalize_text(u.text) for u in train_utts])
     if config.cmvn not in CMVN_MODES:
         raise ASRError(f"data.cmvn must be one of {', '.join(CMVN_MODES)}, not {config.cmvn!r}")
-    cmvn = store.cmvn.with_mode(config.cmvn)
+    cmvn = (cmvn or store.cmvn).with_mode(config.cmvn)
     return (SpeechDataset(train_utts, store, tokenizer, cmvn=cmvn), SpeechDataset(dev_utts, store, tokenizer, cmvn=cmvn),
             tokenizer)
 
@@ -255,7 +260,19 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     if store.feature_config != wanted:
         raise InputError(dc.store, f"features were extracted with {store.feature_config}, but the experiment "
                                    f"asks for {wanted}; re-run `asr features` or fix the features config")
-    train_set, dev_set, tokenizer = _datasets(dc, store, tokenizer_from_dict(resumed["tokenizer"]) if resumed else None)
+    initial = None
+    if tc.init_from and not resumed:
+        initial = load_packaged_model(tc.init_from)
+        if initial.feature_config != store.feature_config:
+            raise InputError(tc.init_from, f"was trained on features {initial.feature_config}, but {dc.store} holds "
+                                           f"{store.feature_config}; extract features with its settings")
+    if resumed:
+        train_set, dev_set, tokenizer = _datasets(dc, store, tokenizer_from_dict(resumed["tokenizer"]),
+                                                  CMVN.from_dict(resumed["cmvn"]))
+    elif initial:
+        train_set, dev_set, tokenizer = _datasets(dc, store, initial.tokenizer, initial.cmvn)
+    else:
+        train_set, dev_set, tokenizer = _datasets(dc, store, None)
     sampler = BucketingBatchSampler(train_set.num_frames, tc.max_frames, shuffle=True, seed=tc.seed,
                                     rank=dist.rank, world_size=dist.world_size, sortagrad=tc.sortagrad,
                                     max_batch_size=tc.max_batch_size,
@@ -265,10 +282,20 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     dev_loader = DataLoader(dev_set, collate_fn=collate, num_workers=tc.num_workers,
                             batch_sampler=BucketingBatchSampler(dev_set.num_frames, tc.max_frames, shuffle=False,
                                                                 rank=dist.rank, world_size=dist.world_size))
-    model_config = ModelConfig(**{**OmegaConf.to_container(cfg.model, resolve=True),
-                                  "input_size": store.feature_config.n_mels, "vocab_size": tokenizer.vocab_size})
+    if resumed:
+        model_config = ModelConfig.from_dict(resumed["model_config"])
+    elif initial:
+        model_config = initial.model.config
+    else:
+        model_config = ModelConfig(**{**OmegaConf.to_container(cfg.model, resolve=True),
+                                      "input_size": store.feature_config.n_mels, "vocab_size": tokenizer.vocab_size})
     torch.manual_seed(tc.seed)  # identical initial weights on every rank
     model = AcousticModel(model_config).to(device)
+    if initial:
+        model.load_state_dict(initial.model.state_dict())
+        if dist.is_main:
+            print(f"train: starting from {tc.init_from} ({model_config.num_layers} x {model_config.hidden_size} "
+                  f"{model_config.cell.upper()}; its architecture, tokenizer and CMVN; model.* settings unused)")
     ddp_model = (DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
                  if dist.distributed else model)
     optimizer = torch.optim.AdamW(parameter_groups(model, tc.weight_decay), lr=tc.lr, betas=tuple(tc.betas))
@@ -313,7 +340,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
                 "config": OmegaConf.to_container(cfg, resolve=True),
                 "provenance": {"train_manifest": str(dc.train_manifest), "dev_manifest": str(dc.dev_manifest),
                                "train_utterances": len(train_set), "train_hours": sum(train_set.durations) / 3600,
-                               "world_size": dist.world_size}}
+                               "world_size": dist.world_size, "init_from": tc.init_from}}
 
     if dist.is_main:
         print(f"train: {len(train_set)} utterances ({sum(train_set.durations) / 3600:.2f} h), dev {len(dev_set)}; "
