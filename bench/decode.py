@@ -180,7 +180,9 @@ def main() -> None:
     parser.add_argument("--log-probs", help="a LogProbCache file (real model outputs) instead of constructed ones")
     parser.add_argument("--model", help="packaged model: use the log-prob cache `asr evaluate` made for it")
     parser.add_argument("--manifest", help="test manifest (with --model)")
-    parser.add_argument("--lm-text", nargs="+", help="LM text (needed with --log-probs/--model)")
+    parser.add_argument("--lm-text", nargs="+", help="LM text (with --log-probs/--model: this or --lm)")
+    parser.add_argument("--lm", help="an LM folder from `asr lm build` instead of --lm-text, e.g. models/english-lm "
+                                     "(pyctcdecode then reads the same binary, whose <unk> is log10 1 = 0)")
     parser.add_argument("--utterances", type=int, default=200, help="test sentences (constructed mode)")
     parser.add_argument("--beam-width", type=int, default=BeamSearchConfig.beam_width,
                         help="for both beam searches (pyctcdecode's default, 100, was slower and no better here)")
@@ -188,6 +190,7 @@ def main() -> None:
                         help="LM weight for both beam searches with real log-probs (the model's tuned value)")
     parser.add_argument("--beta", type=float, default=BeamSearchConfig.beta, help="word bonus, likewise")
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds (medians are reported)")
+    parser.add_argument("--results-name", default="decode", help="writes bench/results/NAME.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
     tools = kenlm_tools(build=False)
@@ -195,8 +198,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.log_probs or args.model:
-            if not args.lm_text:
-                parser.error("--lm-text is needed with --log-probs or --model")
+            if not (args.lm_text or args.lm):
+                parser.error("--lm-text or --lm is needed with --log-probs or --model")
             if args.model:
                 cache = LogProbCache.load_for(args.model, args.manifest)
                 if cache is None:
@@ -225,11 +228,16 @@ def main() -> None:
             source = (f"constructed log-probs of {len(refs)} held-out sentences of Debian's fortunes "
                       f"(LM on the other {len(sentences) - len(refs) - 100:,})")
 
-        lm_dir = tmp / "lm"
-        lm = build_lm(lm_texts, lm_dir, LMBuildConfig(order=4), progress=False)
-        pristine = tmp / "lm_lmplz.bin"  # pyctcdecode's: <unk> as lmplz estimated it
-        subprocess.run([str(tools.build_binary), "probing", str(lm_dir / "lm.arpa"), str(pristine)], check=True,
-                       capture_output=True)
+        if args.lm:
+            lm_dir = Path(args.lm)
+            lm = load_lm(lm_dir)
+            pristine = lm_dir / "lm.bin"
+        else:
+            lm_dir = tmp / "lm"
+            lm = build_lm(lm_texts, lm_dir, LMBuildConfig(order=4), progress=False)
+            pristine = tmp / "lm_lmplz.bin"  # pyctcdecode's: <unk> as lmplz estimated it
+            subprocess.run([str(tools.build_binary), "probing", str(lm_dir / "lm.arpa"), str(pristine)], check=True,
+                           capture_output=True)
         audio_s = sum(len(lp) for lp in log_probs) * frame_shift
         binary_mb = round((lm_dir / "lm.bin").stat().st_size / 1e6, 2)
 
@@ -317,7 +325,7 @@ def main() -> None:
     print(f"with {len(hotwords)} hotwords: RTF {hot_rtf:.4g}, WER {100 * hot_wer:.2f}%")
     print(f"LM load: ours {lm_load_s * 1000:.1f} ms (vocabulary + binary), pyctcdecode {pyctc['load_s']:.2f} s; "
           f"our lexicon trie {build_s:.2f} s")
-    print(f"wrote {write_results('decode', results)}")
+    print(f"wrote {write_results(args.results_name, results)}")
 
 
 if __name__ == "__main__":
