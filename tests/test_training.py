@@ -104,9 +104,10 @@ def test_fine_tuning_starts_from_a_packaged_model_and_keeps_its_architecture(tin
     # lr 0: the fine-tuning run must hold exactly the packaged weights, and score on dev exactly what they score;
     # model.* settings that disagree with the package are not used
     tuned = run(tiny_corpus, tmp_path / "tuned", **{"train.epochs": 1, "train.lr": 0.0, "model.hidden_size": 48,
-                                                     "train.init_from": base / "model.pt"})
+                                                     "data.cmvn": "utterance", "train.init_from": base / "model.pt"})
     state = last_state(tuned)
     assert state["model_config"] == package.model.config.to_dict()
+    assert state["cmvn"] == package.cmvn.to_dict()  # the package's statistics and mode, not data.cmvn's
     assert state["provenance"]["init_from"] == str(base / "model.pt")
     for key, value in package.model.state_dict().items():
         torch.testing.assert_close(state["model"][key], value, msg=key)

@@ -211,7 +211,7 @@ def _datasets(config: DataConfig, store: FeatureStore, tokenizer: Tokenizer | No
         tokenizer = build_tokenizer(config, [normalize_text(u.text) for u in train_utts])
     if config.cmvn not in CMVN_MODES:
         raise ASRError(f"data.cmvn must be one of {', '.join(CMVN_MODES)}, not {config.cmvn!r}")
-    cmvn = (cmvn or store.cmvn).with_mode(config.cmvn)
+    cmvn = cmvn or store.cmvn.with_mode(config.cmvn)  # a given one (a checkpoint's, a package's) is kept as it is
     return (SpeechDataset(train_utts, store, tokenizer, cmvn=cmvn), SpeechDataset(dev_utts, store, tokenizer, cmvn=cmvn),
             tokenizer)
 
@@ -266,6 +266,9 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
         if initial.feature_config != store.feature_config:
             raise InputError(tc.init_from, f"was trained on features {initial.feature_config}, but {dc.store} holds "
                                            f"{store.feature_config}; extract features with its settings")
+        if initial.cmvn.mode != dc.cmvn and dist.is_main:
+            print(f"train: {tc.init_from} normalises with {initial.cmvn.mode} CMVN, which the run keeps "
+                  f"(data.cmvn={dc.cmvn} is not used)")
     if resumed:
         train_set, dev_set, tokenizer = _datasets(dc, store, tokenizer_from_dict(resumed["tokenizer"]),
                                                   CMVN.from_dict(resumed["cmvn"]))
