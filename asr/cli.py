@@ -37,6 +37,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "librispeech": Command("data_prep.librispeech", "LibriSpeech subsets (official layout) to manifests"),
         "synthetic": Command("data_prep.synthetic", "generate the default English speech corpus with no network"),
         "real-dev": Command("data_prep.real_dev", "the real-speech dev set: human recordings from Debian packages"),
+        "folder": Command("data_prep.folder", "your own recordings and transcripts (a .txt each, or a table) to manifests"),
         "validate": Command("asr.data.manifest", "check every line of a manifest and optionally clean it"),
         "speed-perturb": Command("asr.data.speed", "add speed-perturbed copies of a manifest's utterances"),
         "tokenizer": Command("asr.data.tokenizer_file", "build a recipe's tokenizer (char or BPE) into a file"),
