@@ -32,6 +32,8 @@ import soxr
 from asr.errors import InputError
 
 DEFAULT_SAMPLE_RATE = 16000
+# What a folder search counts as audio (formats libsndfile reads).
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf"}
 
 
 class AudioError(InputError):
@@ -52,6 +54,11 @@ class AudioInfo:
     @property
     def duration(self) -> float:
         return self.frames / self.sample_rate
+
+
+def find_audio_files(folder: Path) -> list[Path]:
+    """The audio files under ``folder`` (recursively, by suffix), sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
 
 
 def _check_path(path: Path) -> None:

@@ -26,12 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+from asr.audio import find_audio_files
 from asr.errors import ASRError, InputError
 from asr.evaluate import SEARCH_OPTIONS, add_unk_score_argument, search_options
 from asr.fileio import atomic_write_text
 from asr.sharding import add_shard_argument
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64", ".caf"}
 FORMATS = ("txt", "json", "srt", "vtt")
 
 
@@ -94,8 +94,7 @@ def expand_inputs(inputs: list[str]) -> list[tuple[Path, Path, str | None]]:
     out = []
     for given in map(Path, inputs):
         if given.is_dir():
-            found = sorted(p for p in given.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-            out += [(p, p.relative_to(given), None) for p in found]
+            out += [(p, p.relative_to(given), None) for p in find_audio_files(given)]
         elif given.suffix == ".jsonl" and given.is_file():
             out += manifest_inputs(given)
         else:

@@ -7,8 +7,8 @@ Transcripts come from either
     path under DIR or under the table's folder, with or without its extension, or its file name without
     extension. ``#`` lines are comments.
 
-Recordings are every ``.wav .flac .ogg .opus .mp3`` under DIR. Writes ``OUT/all.jsonl``, and with
-``--dev-fraction F`` also ``OUT/train.jsonl`` and ``OUT/dev.jsonl`` (a random share F of the recordings for dev, or,
+Recordings are every audio file under DIR (``asr.audio.AUDIO_SUFFIXES``: .wav, .flac, .ogg, .opus, .mp3, ...).
+Writes ``OUT/all.jsonl``, and with ``--dev-fraction F`` also ``OUT/train.jsonl`` and ``OUT/dev.jsonl`` (a random share F of the recordings for dev, or,
 with ``--speaker-from-folder`` and two speakers or more, whole speakers coming as close to that share as they can,
 so that dev measures unheard voices).
 Utterance ids are the paths under DIR without extension, ``/`` replaced by ``-``.
@@ -25,19 +25,15 @@ import argparse
 import random
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 
-from asr.audio import audio_info
+from asr.audio import AUDIO_SUFFIXES, audio_info, find_audio_files
 from asr.data.manifest import Utterance, write_manifest
 from asr.errors import InputError
 from asr.text import normalize_text
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3")
 TRANSCRIPT_SUFFIXES = (".txt", ".lab")
-
-
-def find_recordings(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
 def read_table(path: Path) -> tuple[dict[str, str], list[str]]:
@@ -82,7 +78,7 @@ def collect(root: Path, table: dict[str, str] | None, speaker: str | None, speak
     """The utterances of the recordings under ``root``, and a line per recording or table entry left out."""
     utterances, problems, used_keys, ids = [], [], set(), {}
     bases = [root] + ([table_folder] if table_folder is not None else [])
-    for recording in find_recordings(root):
+    for recording in find_audio_files(root):
         if table is not None:
             key = next((k for k in table_keys(recording, bases) if k in table), None)
             text = None if key is None else table[key]
@@ -118,23 +114,23 @@ def split_dev(utterances: list[Utterance], fraction: float, seed: int, by_speake
               ) -> tuple[list[Utterance], list[Utterance]]:
     """(train, dev): whole speakers for dev when asked and there are two or more, else recordings at random."""
     rng = random.Random(seed)
-    speakers = sorted({u.speaker for u in utterances if u.speaker})
-    if by_speaker and len(speakers) >= 2:
+    sizes = Counter(u.speaker for u in utterances if u.speaker)
+    if by_speaker and len(sizes) >= 2:
         # Whole speakers, as close to the share of recordings as they come: first the one nearest the target,
         # then others (in random order) while they fit under it; at least one speaker stays in train.
+        speakers = sorted(sizes)
         rng.shuffle(speakers)
-        sizes = {s: sum(u.speaker == s for u in utterances) for s in speakers}
         target = fraction * len(utterances)
-        held = [min(speakers, key=lambda s: abs(sizes[s] - target))]
+        held = {min(speakers, key=lambda s: abs(sizes[s] - target))}
         for s in speakers:
             if s not in held and len(held) < len(speakers) - 1 and sum(sizes[h] for h in held) + sizes[s] <= target:
-                held.append(s)
-        return [u for u in utterances if u.speaker not in held], [u for u in utterances if u.speaker in held]
-    order = list(utterances)
-    rng.shuffle(order)
-    count = min(len(order) - 1, max(1, round(fraction * len(order))))
-    dev_ids = {u.id for u in order[:count]}
-    return [u for u in utterances if u.id not in dev_ids], [u for u in utterances if u.id in dev_ids]
+                held.add(s)
+        in_dev = {u.id for u in utterances if u.speaker in held}
+    else:
+        order = list(utterances)
+        rng.shuffle(order)
+        in_dev = {u.id for u in order[: min(len(order) - 1, max(1, round(fraction * len(order))))]}
+    return [u for u in utterances if u.id not in in_dev], [u for u in utterances if u.id in in_dev]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -164,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"asr prep folder: {problem}", file=sys.stderr)
     if not utterances:
-        raise InputError(root, f"no usable recordings ({len(problems)} left out, {', '.join(AUDIO_SUFFIXES)} "
+        raise InputError(root, f"no usable recordings ({len(problems)} left out, {', '.join(sorted(AUDIO_SUFFIXES))} "
                                f"searched)")
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(out / "all.jsonl", utterances)
