@@ -269,13 +269,16 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
         if initial.cmvn.mode != dc.cmvn and dist.is_main:
             print(f"train: {tc.init_from} normalises with {initial.cmvn.mode} CMVN, which the run keeps "
                   f"(data.cmvn={dc.cmvn} is not used)")
+    # What the run starts from: its own checkpoint, a package to fine-tune, or nothing (tokenizer, CMVN and
+    # architecture then come from the configuration and the data).
     if resumed:
-        train_set, dev_set, tokenizer = _datasets(dc, store, tokenizer_from_dict(resumed["tokenizer"]),
-                                                  CMVN.from_dict(resumed["cmvn"]))
+        start_tokenizer, start_cmvn = tokenizer_from_dict(resumed["tokenizer"]), CMVN.from_dict(resumed["cmvn"])
+        start_config = ModelConfig.from_dict(resumed["model_config"])
     elif initial:
-        train_set, dev_set, tokenizer = _datasets(dc, store, initial.tokenizer, initial.cmvn)
+        start_tokenizer, start_cmvn, start_config = initial.tokenizer, initial.cmvn, initial.model.config
     else:
-        train_set, dev_set, tokenizer = _datasets(dc, store, None)
+        start_tokenizer = start_cmvn = start_config = None
+    train_set, dev_set, tokenizer = _datasets(dc, store, start_tokenizer, start_cmvn)
     sampler = BucketingBatchSampler(train_set.num_frames, tc.max_frames, shuffle=True, seed=tc.seed,
                                     rank=dist.rank, world_size=dist.world_size, sortagrad=tc.sortagrad,
                                     max_batch_size=tc.max_batch_size,
@@ -285,13 +288,9 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     dev_loader = DataLoader(dev_set, collate_fn=collate, num_workers=tc.num_workers,
                             batch_sampler=BucketingBatchSampler(dev_set.num_frames, tc.max_frames, shuffle=False,
                                                                 rank=dist.rank, world_size=dist.world_size))
-    if resumed:
-        model_config = ModelConfig.from_dict(resumed["model_config"])
-    elif initial:
-        model_config = initial.model.config
-    else:
-        model_config = ModelConfig(**{**OmegaConf.to_container(cfg.model, resolve=True),
-                                      "input_size": store.feature_config.n_mels, "vocab_size": tokenizer.vocab_size})
+    model_config = start_config or ModelConfig(**{**OmegaConf.to_container(cfg.model, resolve=True),
+                                                  "input_size": store.feature_config.n_mels,
+                                                  "vocab_size": tokenizer.vocab_size})
     torch.manual_seed(tc.seed)  # identical initial weights on every rank
     model = AcousticModel(model_config).to(device)
     if initial:
@@ -355,8 +354,11 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     steps_this_run = 0
     interrupted = False
 
-    def out_of_time(logged: bool) -> bool:
-        """Past train.stop_after_minutes, by rank 0's clock (so that every rank stops at the same step)."""
+    def budget_spent(logged: bool) -> bool:
+        """This run's train.stop_after_steps or stop_after_minutes is used up. Time is checked only at logged steps
+        and by rank 0's clock, so that every rank stops at the same step."""
+        if tc.stop_after_steps and steps_this_run >= tc.stop_after_steps:
+            return True
         if not tc.stop_after_minutes or not logged:
             return False
         return distributed.broadcast_flag(time.perf_counter() - run_start >= 60 * tc.stop_after_minutes, device)
@@ -427,10 +429,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
             if tc.checkpoint_every_steps and step % tc.checkpoint_every_steps == 0 and position < n_batches:
                 if dist.is_main:
                     save_checkpoint(checkpoint_state(), ckpt_dir / LAST)
-            if tc.stop_after_steps and steps_this_run >= tc.stop_after_steps and position < n_batches:
-                interrupted = True
-                break
-            if out_of_time(logged=step % lc.every_steps == 0) and position < n_batches:
+            if position < n_batches and budget_spent(logged=step % lc.every_steps == 0):
                 interrupted = True
                 break
         if progress is not None:
@@ -461,8 +460,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
             save_checkpoint(state, ckpt_dir / LAST)
         if stopped_early and dist.is_main:
             print(f"train: early stop: no better dev WER for {tc.patience} epochs")
-        interrupted = ((bool(tc.stop_after_steps) and steps_this_run >= tc.stop_after_steps)
-                       or out_of_time(logged=True)) and epoch < tc.epochs
+        interrupted = budget_spent(logged=True) and epoch < tc.epochs
 
     if interrupted:
         if dist.is_main:
