@@ -21,6 +21,7 @@ import soundfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from asr.data.manifest import Utterance, read_manifest, read_utterance_audio, write_manifest  # noqa: E402
+from asr.errors import ASRError  # noqa: E402
 from asr.fileio import atomic_path  # noqa: E402
 
 SAMPLE_RATE = 16000  # Opus takes 8, 12, 16, 24 or 48 kHz; the features are 16 kHz
@@ -34,11 +35,15 @@ def encode(path: Path, audio: np.ndarray, level: float) -> int:
 
 
 def pack_split(utterances: list[Utterance], out: Path, name: str, level: float, per_file: int,
-               budget: int | None) -> tuple[list[Utterance], int]:
+               budget: int | None, progress: bool = False) -> tuple[list[Utterance], int]:
     """Encode ``utterances`` into OUT/audio/NAME-K.opus files until ``budget`` bytes; returns the lines and bytes."""
+    from tqdm import tqdm
+
     packed: list[Utterance] = []
     used = 0
     gap = np.zeros(int(GAP_S * SAMPLE_RATE), dtype=np.float32)
+    bar = tqdm(total=len(utterances), desc=f"{name} ({budget / 2**20:.1f} MiB)" if budget else name, unit="utt",
+               disable=not progress, file=sys.stderr)
     for start in range(0, len(utterances), per_file):
         if budget is not None and used >= budget:
             break
@@ -52,6 +57,8 @@ def pack_split(utterances: list[Utterance], out: Path, name: str, level: float, 
             position += len(audio) + len(gap)
         used += encode(path, np.concatenate(pieces), level)
         packed += lines
+        bar.update(len(lines))
+    bar.close()
     return packed, used
 
 
@@ -65,13 +72,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    dev = read_manifest(args.corpus / "dev.jsonl")  # a missing or broken manifest is an error naming it
+    train = read_manifest(args.corpus / "train.jsonl")
     (args.out / "audio").mkdir(parents=True, exist_ok=True)
     budget = int(args.mib * 2**20)
-    dev, dev_bytes = pack_split(read_manifest(args.corpus / "dev.jsonl"), args.out, "dev", args.level,
-                                args.per_file, None)
-    train = read_manifest(args.corpus / "train.jsonl")
+    dev, dev_bytes = pack_split(dev, args.out, "dev", args.level, args.per_file, None, progress=True)
+    if dev_bytes >= budget:
+        raise ASRError(f"the dev split alone takes {dev_bytes / 2**20:.1f} MiB of the {args.mib:g} MiB: no room for "
+                       f"training audio")
     random.Random(args.seed).shuffle(train)
-    train, train_bytes = pack_split(train, args.out, "train", args.level, args.per_file, budget - dev_bytes)
+    train, train_bytes = pack_split(train, args.out, "train", args.level, args.per_file, budget - dev_bytes,
+                                    progress=True)
     write_manifest(args.out / "dev.jsonl", dev)
     write_manifest(args.out / "train.jsonl", train)
     seconds = sum(u.duration for u in train) + sum(u.duration for u in dev)
@@ -82,4 +93,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ASRError as err:
+        sys.exit(f"device_pack: error: {err}")
