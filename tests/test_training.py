@@ -98,6 +98,11 @@ def test_interrupted_then_resumed_equals_uninterrupted(tiny_corpus, tmp_path, st
     assert [h["wer"] for h in a["history"]] == [h["wer"] for h in b["history"]]
 
 
+def first_train_loss(run_dir):
+    records = map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+    return next(r["loss"] for r in records if r["kind"] == "train")
+
+
 def test_fine_tuning_starts_from_a_packaged_model_and_keeps_its_architecture(tiny_corpus, tmp_path):
     base = run(tiny_corpus, tmp_path / "base", **{"train.epochs": 2})
     package = load_packaged_model(base / "model.pt")
@@ -117,11 +122,7 @@ def test_fine_tuning_starts_from_a_packaged_model_and_keeps_its_architecture(tin
     fresh = run(tiny_corpus, tmp_path / "fresh", **{"train.epochs": 1, "log.every_steps": 1})
     onward = run(tiny_corpus, tmp_path / "onward", **{"train.epochs": 1, "log.every_steps": 1,
                                                       "train.init_from": base / "model.pt"})
-    first = [json.loads(line)["loss"] for line in (fresh / "metrics.jsonl").read_text().splitlines()
-             if json.loads(line)["kind"] == "train"][0]
-    first_onward = [json.loads(line)["loss"] for line in (onward / "metrics.jsonl").read_text().splitlines()
-                    if json.loads(line)["kind"] == "train"][0]
-    assert first_onward < 0.8 * first
+    assert first_train_loss(onward) < 0.8 * first_train_loss(fresh)
 
 
 def test_a_time_budget_stops_at_a_logged_step_and_the_run_resumes(tiny_corpus, tmp_path, capsys):
