@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import re
@@ -123,7 +124,7 @@ log_probs = [data[f"u{i}"] for i in range(args["count"])]
 unigrams = [w for w in open(args["words"], encoding="utf-8").read().split("\n") if w]
 start = time.perf_counter()
 decoder = build_ctcdecoder(args["labels"], kenlm_model_path=args["lm"], unigrams=unigrams,
-                           alpha=args["alpha"], beta=args["beta"])
+                           alpha=args["alpha"], beta=args["beta"], unk_score_offset=args["unk_score"])
 load_s = time.perf_counter() - start
 times, texts = [], None
 for _ in range(args["rounds"]):
@@ -150,14 +151,15 @@ def pyctc_python() -> Path:
 
 
 def run_pyctcdecode(log_probs: list[np.ndarray], tokenizer, lm_binary: Path, words: Path, alpha: float,
-                    beta: float, beam_width: int, rounds: int) -> dict:
+                    beta: float, unk_score: float, beam_width: int, rounds: int) -> dict:
     python = pyctc_python()
     labels = ["" if i == tokenizer.blank_id else t for i, t in enumerate(tokenizer.tokens)]
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "log_probs.npz"
         np.savez(archive, **{f"u{i}": lp.astype(np.float32) for i, lp in enumerate(log_probs)})
         args = {"log_probs": str(archive), "count": len(log_probs), "labels": labels, "lm": str(lm_binary),
-                "words": str(words), "alpha": alpha, "beta": beta, "beam_width": beam_width, "rounds": rounds}
+                "words": str(words), "alpha": alpha, "beta": beta, "unk_score": unk_score, "beam_width": beam_width,
+                "rounds": rounds}
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         out = subprocess.run([str(python), "-c", PYCTC_SCRIPT, json.dumps(args)], capture_output=True, text=True,
                              env=env)
@@ -189,6 +191,8 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=BeamSearchConfig.alpha,
                         help="LM weight for both beam searches with real log-probs (the model's tuned value)")
     parser.add_argument("--beta", type=float, default=BeamSearchConfig.beta, help="word bonus, likewise")
+    parser.add_argument("--unk-score", type=float, default=BeamSearchConfig.unk_score,
+                        help="unknown-word score for both (pyctcdecode's unk_score_offset; its default is -10)")
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds (medians are reported)")
     parser.add_argument("--results-name", default="decode", help="writes bench/results/NAME.json")
     args = parser.parse_args()
@@ -250,12 +254,16 @@ def main() -> None:
             loads.append(time.perf_counter() - start)
         lm_load_s = statistics.median(loads)
 
-        config = BeamSearchConfig(beam_width=args.beam_width, alpha=args.alpha, beta=args.beta)
+        if not math.isfinite(args.unk_score):
+            parser.error("--unk-score must be finite: pyctcdecode has no closed-vocabulary mode")
+        config = BeamSearchConfig(beam_width=args.beam_width, alpha=args.alpha, beta=args.beta,
+                                  unk_score=args.unk_score)
         tuned = None
         if dev is not None:  # alpha/beta tuned on held-out dev sentences (ours), used by both beam decoders
             tuned = tune_alpha_beta(dev[0], dev[1], tokenizer, lm_dir, config, alphas=[0.3, 0.5, 0.8, 1.2],
                                     betas=[0.0, 1.0, 2.0, 3.0], frame_shift_s=frame_shift, workers=1)
-            config = BeamSearchConfig(beam_width=args.beam_width, alpha=tuned.best_alpha, beta=tuned.best_beta)
+            config = BeamSearchConfig(beam_width=args.beam_width, alpha=tuned.best_alpha, beta=tuned.best_beta,
+                                      unk_score=args.unk_score)
             print(f"alpha/beta tuned on {len(dev[1])} dev sentences: alpha={config.alpha:g} beta={config.beta:g}")
 
         beam_module._LEXICONS.clear()  # time the lexicon trie from scratch (tuning built one already)
@@ -281,7 +289,7 @@ def main() -> None:
             greedy_hyps = [r.text for r in greedy_decode(batch, lengths, tokenizer, frame_shift)]
             greedy_times.append(time.perf_counter() - start)
             pyctc = run_pyctcdecode(log_probs, tokenizer, pristine, lm_dir / "words.txt", config.alpha, config.beta,
-                                    config.beam_width, rounds=1)
+                                    config.unk_score, config.beam_width, rounds=1)
             pyctc_times += pyctc["times"]
 
         # Hotwords go through a Python LM adapter: what they cost, with 20 words of the test references boosted.

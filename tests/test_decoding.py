@@ -157,6 +157,37 @@ def test_bpe_tokenizer_beam_search(lm_dir):
     assert BeamSearchDecoder(BeamSearchConfig(), tokenizer, lm_dir).decode(clear, SHIFT).text == oov
 
 
+def frames_of(tokenizer, *frames: dict[str, float]) -> np.ndarray:
+    """Log-probs with the given probabilities per frame ("" is the blank); other tokens share a 1e-6 floor."""
+    out = np.full((len(frames), tokenizer.vocab_size), 1e-6)
+    for t, probs in enumerate(frames):
+        for token, p in probs.items():
+            out[t, tokenizer.blank_id if token == "" else tokenizer.encode(token)[0]] = p
+    return np.log(out / out.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_alignments_of_one_text_add_up(chars):
+    # Two frames. "b" has the single best alignment (b, blank: 0.45 x 0.45 = 0.2025 > a, blank: 0.4 x 0.45 = 0.18),
+    # but "a" has more probability in all (a a, a -, - a: 0.16 + 0.18 + 0.06 = 0.40 against 0.29 for "b").
+    log_probs = frames_of(chars, {"a": 0.4, "b": 0.45, "": 0.15}, {"a": 0.4, "b": 0.15, "": 0.45})
+    def decode(**settings):
+        return BeamSearchDecoder(BeamSearchConfig(empty_score=0.0, **settings), chars, None).decode(log_probs, SHIFT)
+    assert decode().text == "a"  # log_add, the default: a text's probability is the sum over its alignments
+    assert decode(log_add=False).text == "b"  # the best single alignment
+
+
+def test_empty_transcript_pays_the_empty_score(chars, lm_dir):
+    # One weakly heard letter (0.2 against 0.8 for the blank), "x", a word the LM does not know: its unknown-word
+    # score makes it cost more than saying nothing. With an empty transcript scored alike, the letter wins.
+    weak = frames_of(chars, {"": 1.0}, {"x": 0.2, "": 0.8}, {"": 1.0})
+    assert beam(chars, lm_dir, empty_score=0.0, unk_score=-4.0).decode(weak, SHIFT).text == ""
+    assert beam(chars, lm_dir, empty_score=-10.0, unk_score=-4.0).decode(weak, SHIFT).text == "x"
+    # Silence stays empty: no spelled word gets within the empty score of it.
+    silence = frames_of(chars, *[{"": 1.0}] * 20)
+    assert beam(chars, lm_dir).decode(silence, SHIFT).text == ""
+    assert BeamSearchDecoder(BeamSearchConfig(), chars, None).decode(silence, SHIFT).text == ""
+
+
 def test_cutoff_prob_keeps_the_likely_tokens(chars):
     from asr.decoding.beam import apply_cutoff_prob
 

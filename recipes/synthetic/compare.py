@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 
-def errors_per_utterance(model: str, manifest: str, lm: str | None, alpha: float, beta: float, workers: int):
+def errors_per_utterance(model: str, manifest: str, lm: str | None, alpha: float, beta: float, unk_score: float,
+                         workers: int):
     """Per decoder (greedy, LM): arrays of word errors, reference words, char errors, reference chars."""
     from asr.decoding import BeamSearchConfig, decode_all, greedy_decode
     from asr.evaluate import cached_log_probs, score
@@ -32,7 +33,7 @@ def errors_per_utterance(model: str, manifest: str, lm: str | None, alpha: float
     log_probs = cache.float_log_probs()
     hyps = {"greedy": [greedy_decode(lp, None, tokenizer, cache.frame_shift_s)[0].text for lp in log_probs]}
     if lm:
-        results = decode_all([lp.numpy() for lp in log_probs], BeamSearchConfig(alpha=alpha, beta=beta), lm,
+        results = decode_all([lp.numpy() for lp in log_probs], BeamSearchConfig(alpha=alpha, beta=beta, unk_score=unk_score), lm,
                              tokenizer, cache.frame_shift_s, workers=workers)
         hyps["lm"] = [r.text for r in results]
     out = {}
@@ -63,19 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lm", help="LM folder for the beam-search rows (none: greedy only)")
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--beta", type=float, default=0.0)
+    parser.add_argument("--unk-score", type=float, default=-6.0, help="unknown-word score (the shipped model: -10)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
     named = [m.split("=", 1) for m in args.models]
     results, ids = {}, None
     for name, model in named:
-        ids, results[name] = errors_per_utterance(model, args.manifest, args.lm, args.alpha, args.beta, args.workers)
+        ids, results[name] = errors_per_utterance(model, args.manifest, args.lm, args.alpha, args.beta, args.unk_score,
+                                                  args.workers)
     sources = sorted({i.split("-", 1)[0] for i in ids})
     by_source = {s: np.array([i.split("-", 1)[0] == s for i in ids]) for s in sources}
     base = results[named[0][0]]
     decoders = list(base)
     figures = {"manifest": args.manifest, "utterances": len(ids), "lm": args.lm, "alpha": args.alpha,
-               "beta": args.beta, "models": {}}
+               "beta": args.beta, "unk_score": args.unk_score, "models": {}}
     head = ["model", "greedy WER", "greedy CER", *(["WER + LM", "CER + LM"] if "lm" in decoders else []),
             *(f"{s} WER{' + LM' if 'lm' in decoders else ''}" for s in sources), "Δ vs first (95% interval)"]
     print("| " + " | ".join(head) + " |")
