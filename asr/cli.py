@@ -38,6 +38,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "synthetic": Command("data_prep.synthetic", "generate the default English speech corpus with no network"),
         "real-dev": Command("data_prep.real_dev", "the real-speech dev set: human recordings from Debian packages"),
         "folder": Command("data_prep.folder", "your own recordings and transcripts (a .txt each, or a table) to manifests"),
+        "uqm-lines": Command("data_prep.uqm_lines", "real speech for training: The Ur-Quan Masters' voiced lines (uqm-voice)"),
         "validate": Command("asr.data.manifest", "check every line of a manifest and optionally clean it"),
         "speed-perturb": Command("asr.data.speed", "add speed-perturbed copies of a manifest's utterances"),
         "tokenizer": Command("asr.data.tokenizer_file", "build a recipe's tokenizer (char or BPE) into a file"),

@@ -32,6 +32,8 @@ from pathlib import Path
 
 from asr.audio import audio_info
 from asr.text import normalize_text
+from data_prep.uqm_lines import CONTENT as UQM_CONTENT
+from data_prep.uqm_lines import subtitled_recordings
 
 KLETTRES = Path("/usr/share/klettres")
 KTUBERLING = Path("/usr/share/ktuberling/sounds")
@@ -44,8 +46,6 @@ HEDGEWARS_NOT_ENGLISH = {"Default_es", "Default_pl", "Default_ru", "Default_uk",
 # names): not candidates.
 NO_WORDS = re.compile(r"^(Firepunch|Jump|Ooff|Ow|Laugh|PoisonCough|PoisonMoan)\d*$")
 NUMBER_WORDS = "zero one two three four five six seven eight nine".split()
-UQM_CONTENT = Path("/usr/share/games/uqm/content/packages/uqm-0.8.0-content.uqm")  # the subtitles (uqm-content)
-UQM_ENTRY = re.compile(r"^#\(([^)]*)\)[ \t]*(\S*)[ \t]*$")  # "#(LABEL)  race-012.ogg"
 # Races whose 3DO voices are an actor's own voice, one actor a race. Not candidates: the voices the game
 # processes into something unnatural (Ur-Quan, Kohr-Ah, Chmmr, Mycon, Orz, Arilou, Ilwrath, Slylandro, the probe,
 # the Talking Pet), the Zoq-Fot-Pik (three characters in one set), and the sets that repeat a character or
@@ -116,18 +116,6 @@ def hedgewars() -> list[Candidate]:
     return out
 
 
-def uqm_dialogue(text: str) -> list[tuple[str, str, str]]:
-    """A UQM conversation file's entries: (label, recording or "", subtitle lines joined by spaces)."""
-    entries: list[list] = []
-    for line in text.splitlines():
-        head = UQM_ENTRY.match(line)
-        if head:
-            entries.append([head.group(1), head.group(2), []])
-        elif entries and line.strip():
-            entries[-1][2].append(line.strip())
-    return [(label, ogg, " ".join(lines)) for label, ogg, lines in entries]
-
-
 def uqm(media: Path) -> list[Candidate]:
     """The Ur-Quan Masters' 3DO voice pack: the subtitle the game shows with each recording is the hint.
 
@@ -149,18 +137,11 @@ def uqm(media: Path) -> list[Candidate]:
         return []
     voice = zipfile.ZipFile(Path(source.root) / source.archive)
     content = zipfile.ZipFile(UQM_CONTENT)
-    members = set(voice.namelist())
     per_race = []
     for race in UQM_RACES:
-        own = f"3dovoice/{race}/{race}.txt"  # a few races' subtitles ship in the voice pack, the rest in the content
-        text = (voice.read(own) if own in members else content.read(f"base/comm/{race}/{race}.txt"))
-        entries = uqm_dialogue(text.decode("utf-8", errors="replace"))
         eligible = []
-        for k, (_label, ogg, subtitle) in enumerate(entries):
-            member = f"3dovoice/{race}/{ogg}"
-            spliced = k + 1 < len(entries) and not entries[k + 1][1] and re.search(r"\d$", entries[k + 1][0])
-            if member not in members or spliced or not subtitle or re.search(r"[0-9*<>%$#_]", subtitle):
-                continue  # (a few subtitles name a recording the pack does not have)
+        # once=False: the selection that built the checked-in review (a line named twice counted twice)
+        for member, subtitle in subtitled_recordings(voice, content, race, once=False):
             duration = soundfile.info(io.BytesIO(voice.read(member))).duration
             if 1.5 <= duration <= 10:
                 eligible.append((member, normalize_text(subtitle)))

@@ -1,0 +1,231 @@
+"""Real human speech for training: The Ur-Quan Masters' voiced dialogue lines (`asr prep uqm-lines OUT`).
+
+The 3DO voice pack (Debian `uqm-voice`, non-free, CC BY-NC-SA 2.5: non-commercial) holds about 2,200 recordings of
+voice actors reading the game's alien dialogue, and the game shows each line's subtitle while it plays (the
+conversation files ``comm/<race>/<race>.txt`` of `uqm-content`, or the voice pack's own for a few races). The
+subtitle is the transcript. Kept: recordings whose subtitle is a whole line (not a piece the game splices with the
+player's name), without digits or markup, 0.8-16 s long and spoken at most 25 characters a second (longer or
+faster ones are lines the actor cut or a subtitle that is not what was said). No one listened to them: an actor
+who left the script makes a noisy transcript, and some voices are processed by the game (Ur-Quan, Chmmr, Mycon,
+...), so this is training material, not a test set.
+
+Real-dev (data_prep/REAL_DEV.md) holds 53 UQM lines of 12 actors, one race each. So that real-dev stays held out by
+speaker, the default races are the ones none of those actors voice: the Zoq-Fot-Pik, the Umgah and the races whose
+voices the game processes. ``--races all`` adds the other lines of real-dev's actors (real-dev's ``uqm`` source then
+measures seen speakers, its other four sources stay unseen); the recordings real-dev's review looked at are never
+taken.
+
+Writes ``OUT/train.jsonl`` and ``OUT/dev.jsonl`` (``--dev-lines`` random lines) with the usual manifest keys plus
+``source`` and ``origin`` (``<archive>/<member>``), the recordings copied byte for byte to ``OUT/audio/`` (Ogg
+Vorbis, read directly), and ``OUT/corpus.json`` (lines, hours and speakers per race). A member that is missing or
+does not decode is reported and skipped; the rest is written and the command exits 1.
+
+    apt-get install uqm-voice uqm-content      # make install does it (contrib/non-free)
+    asr prep uqm-lines data/uqm-lines          # 0.8 h of the races real-dev does not hear
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import re
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asr.errors import InputError
+from asr.fileio import atomic_path, atomic_write_text
+from asr.text import normalize_text
+
+VOICE_PACK = Path("/usr/share/games/uqm/content/addons/uqm-0.8.0-voice.uqm")  # uqm-voice
+CONTENT = Path("/usr/share/games/uqm/content/packages/uqm-0.8.0-content.uqm")  # uqm-content: the subtitles
+ENTRY = re.compile(r"^#\(([^)]*)\)[ \t]*(\S*)[ \t]*$")  # "#(LABEL)  race-012.ogg"
+NOT_SPOKEN = re.compile(r"[0-9*<>%$#_]")  # digits and markup: the subtitle is not what was said word for word
+REVIEW = Path(__file__).with_name("real_dev_review.tsv")  # every UQM recording real-dev's review looked at
+# Races whose actors are in real-dev, and the sets that repeat one of those actors (commander: Hayes of starbase;
+# safeones: the Spathi; yehatrebels: the Yehat).
+REAL_DEV_ACTORS = ("starbase", "syreen", "spathi", "melnorme", "pkunk", "thraddash", "druuge", "utwig", "vux",
+                   "shofixti", "yehat", "supox", "commander", "safeones", "yehatrebels")
+# The rest (the probe, a synthesised voice, is left out).
+OTHER_RACES = ("zoqfotpik", "umgah", "urquan", "kohrah", "chmmr", "mycon", "orz", "arilou", "ilwrath", "slylandro",
+               "talkingpet")
+
+
+def dialogue(text: str) -> list[tuple[str, str, str]]:
+    """A UQM conversation file's entries: (label, recording or "", subtitle lines joined by spaces)."""
+    entries: list[list] = []
+    for line in text.splitlines():
+        head = ENTRY.match(line)
+        if head:
+            entries.append([head.group(1), head.group(2), []])
+        elif entries and line.strip():
+            entries[-1][2].append(line.strip())
+    return [(label, ogg, " ".join(lines)) for label, ogg, lines in entries]
+
+
+def subtitled_recordings(voice: zipfile.ZipFile, content: zipfile.ZipFile, race: str,
+                         once: bool = True) -> list[tuple[str, str]]:
+    """(voice-pack member, subtitle) of the race's recordings whose subtitle is one whole, plainly spoken line.
+
+    Left out: an entry the game splices with the player's or ship's name (it is followed by an entry without a
+    recording whose label ends in a digit), subtitles with digits or markup, and (``once``) a recording that a
+    second entry names again.
+    """
+    members = set(voice.namelist())
+    own = f"3dovoice/{race}/{race}.txt"  # a few races' subtitles ship in the voice pack, the rest in the content
+    name = f"base/comm/{race}/{race}.txt"
+    if own in members:
+        text = voice.read(own)
+    elif name in content.namelist():
+        text = content.read(name)
+    else:
+        return []
+    entries = dialogue(text.decode("utf-8", errors="replace"))
+    out, seen = [], set()
+    for k, (_label, ogg, subtitle) in enumerate(entries):
+        member = f"3dovoice/{race}/{ogg}"
+        spliced = k + 1 < len(entries) and not entries[k + 1][1] and re.search(r"\d$", entries[k + 1][0])
+        if (once and member in seen) or member not in members or spliced or not subtitle or NOT_SPOKEN.search(subtitle):
+            continue
+        seen.add(member)
+        out.append((member, subtitle))
+    return out
+
+
+def reviewed_members(review: Path = REVIEW) -> set[str]:
+    """The voice-pack members real-dev's review considered (kept or dropped): never training material."""
+    text = review.read_text(encoding="utf-8") if review.is_file() else ""
+    return set(re.findall(r"3dovoice/[^/\s]+/[^/\s]+\.ogg", text))
+
+
+@dataclass
+class UQMLinesConfig:
+    races: tuple[str, ...] = OTHER_RACES
+    min_s: float = 0.8
+    max_s: float = 16.0
+    max_chars_per_s: float = 25.0  # faster than any speech: the subtitle says more than the recording
+    dev_lines: int = 60
+    seed: int = 0
+    voice_pack: Path = VOICE_PACK
+    content: Path = CONTENT
+    review: Path = REVIEW
+
+
+@dataclass
+class Prepared:
+    rows: list[dict] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # why lines were left out → how many
+
+
+def prepare(config: UQMLinesConfig, out: Path) -> Prepared:
+    """Copy the kept recordings to ``out/audio/`` and return their manifest rows (and what went wrong)."""
+    import soundfile
+
+    result = Prepared()
+    excluded = reviewed_members(config.review)
+    with zipfile.ZipFile(config.voice_pack) as voice, zipfile.ZipFile(config.content) as content:
+        for race in config.races:
+            for member, subtitle in subtitled_recordings(voice, content, race):
+                if member in excluded:
+                    result.skipped["in real-dev's review"] = result.skipped.get("in real-dev's review", 0) + 1
+                    continue
+                origin = f"{config.voice_pack}/{member}"
+                try:
+                    data = voice.read(member)
+                    duration = soundfile.info(io.BytesIO(data)).duration
+                except (zipfile.BadZipFile, RuntimeError) as err:  # soundfile's errors are RuntimeErrors
+                    result.failures.append(f"{origin}: cannot read the recording ({err})")
+                    continue
+                text = normalize_text(subtitle)
+                if not config.min_s <= duration <= config.max_s:
+                    why = f"shorter than {config.min_s:g} s or longer than {config.max_s:g} s"
+                elif not text or len(text) / duration > config.max_chars_per_s:
+                    why = f"more than {config.max_chars_per_s:g} characters a second"
+                else:
+                    why = ""
+                if why:
+                    result.skipped[why] = result.skipped.get(why, 0) + 1
+                    continue
+                target = out / "audio" / member
+                if not (target.is_file() and target.stat().st_size == len(data)):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with atomic_path(target) as tmp:
+                        tmp.write_bytes(data)
+                result.rows.append({"id": f"uqm-{Path(member).stem}", "audio": str(target.resolve()),
+                                    "duration": round(duration, 4), "text": text, "speaker": f"uqm:{race}",
+                                    "source": "uqm", "origin": origin})
+    return result
+
+
+def split(rows: list[dict], dev_lines: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """(train, dev): ``dev_lines`` random lines for the trainer's dev set (the same actors: for checkpoints only)."""
+    order = list(rows)
+    random.Random(seed).shuffle(order)
+    dev_ids = {r["id"] for r in order[:dev_lines]}
+    return [r for r in rows if r["id"] not in dev_ids], [r for r in rows if r["id"] in dev_ids]
+
+
+def write_manifest(path: Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+# --- `asr prep uqm-lines` ------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", help="folder for train.jsonl, dev.jsonl, corpus.json and audio/")
+    parser.add_argument("--races", nargs="+", default=list(OTHER_RACES), metavar="RACE",
+                        help="races to take ('all': also the other lines of real-dev's actors; default: the races "
+                             f"real-dev does not hear: {' '.join(OTHER_RACES)})")
+    parser.add_argument("--dev-lines", type=int, default=UQMLinesConfig.dev_lines,
+                        help="random lines set aside as the trainer's dev set")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--voice-pack", type=Path, default=VOICE_PACK, help="the 3DO voice pack (uqm-voice's)")
+    parser.add_argument("--content", type=Path, default=CONTENT, help="the game's content pack (uqm-content's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    races = REAL_DEV_ACTORS + OTHER_RACES if args.races == ["all"] else tuple(args.races)
+    unknown = sorted(set(races) - set(REAL_DEV_ACTORS + OTHER_RACES))
+    if unknown:
+        known = " ".join(REAL_DEV_ACTORS + OTHER_RACES)
+        raise InputError("asr prep uqm-lines", f"unknown races {unknown}; known: {known}")
+    config = UQMLinesConfig(races=races, dev_lines=args.dev_lines, seed=args.seed, voice_pack=args.voice_pack,
+                            content=args.content)
+    for path, package in ((config.voice_pack, "uqm-voice"), (config.content, "uqm-content")):
+        if not path.is_file():
+            raise InputError(path, f"not found: install the Debian package {package} (apt-get install {package})")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    prepared = prepare(config, out)
+    if not prepared.rows:
+        raise InputError(config.voice_pack, f"no usable recording for the races {' '.join(races)}")
+    seen = [r for r in races if r in REAL_DEV_ACTORS]
+    if seen:
+        print(f"uqm-lines: real-dev's actors are in this corpus ({' '.join(seen)}): real-dev's uqm source now "
+              "measures speakers seen in training", file=sys.stderr)
+    train, dev = split(prepared.rows, config.dev_lines, config.seed)
+    write_manifest(out / "train.jsonl", train)
+    write_manifest(out / "dev.jsonl", dev)
+    per_race = {}
+    for row in prepared.rows:
+        race = per_race.setdefault(row["speaker"].split(":", 1)[1], {"lines": 0, "hours": 0.0})
+        race["lines"] += 1
+        race["hours"] = round(race["hours"] + row["duration"] / 3600, 4)
+    atomic_write_text(out / "corpus.json", json.dumps(
+        {"name": "uqm-lines", "package": "uqm-voice (non-free, CC BY-NC-SA 2.5)", "races": per_race,
+         "train": {"lines": len(train), "hours": round(sum(r["duration"] for r in train) / 3600, 3)},
+         "dev": {"lines": len(dev), "hours": round(sum(r["duration"] for r in dev) / 3600, 3)},
+         "left_out": prepared.skipped, "real_dev_actors_included": seen}, indent=2) + "\n")
+    for line in prepared.failures:
+        print(f"error: {line}", file=sys.stderr)
+    hours = sum(r["duration"] for r in prepared.rows) / 3600
+    print(f"uqm-lines: {len(train)} train + {len(dev)} dev lines, {hours:.2f} h, {len(per_race)} races; "
+          f"left out: {', '.join(f'{n} {why}' for why, n in prepared.skipped.items()) or 'none'}; wrote {out}")
+    return 1 if prepared.failures else 0
