@@ -26,5 +26,5 @@ def test_shipped_files_are_small_and_self_describing():
     assert total <= 60e6  # model and LM together: what the repository can carry
     assert (MODELS / "synthetic-small.pt").stat().st_size + sum(
         p.stat().st_size for p in (MODELS / "lm").iterdir()) <= 20e6  # the recipe's domain LM beside it
-    assert {"alpha", "beta", "beam_width"} <= set(decoder)
+    assert {"alpha", "beta", "beam_width", "unk_score"} <= set(decoder)
     assert {"test_wer_greedy", "test_wer_lm", "dev_wer_lm", "steps", "train_hours"} <= set(model["provenance"])
