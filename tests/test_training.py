@@ -291,3 +291,24 @@ def test_cmvn_mode_trains_and_travels_to_inference(tiny_corpus, tmp_path, mode):
 def test_unknown_cmvn_mode_is_refused_by_name(tiny_corpus, tmp_path):
     with pytest.raises(Exception, match="data.cmvn must be one of global, utterance, running"):
         run(tiny_corpus, tmp_path / "run", **{"data.cmvn": "speaker"})
+
+
+def test_extra_training_manifests_are_mixed_in_with_their_weights(tiny_corpus, tmp_path):
+    from asr.data.manifest import read_manifest, write_manifest
+    from asr.errors import ASRError
+
+    utts = read_manifest(tiny_corpus.train)
+    main_part, small_part = tmp_path / "main.jsonl", tmp_path / "small.jsonl"
+    write_manifest(main_part, utts[:8])
+    write_manifest(small_part, utts[8:])
+    overrides = {"data.train_manifest": main_part, "data.extra_train": f"[{small_part}*3]", "train.epochs": 1}
+    run(tiny_corpus, tmp_path / "run", **overrides)
+    provenance = load_packaged_model(tmp_path / "run" / "model.pt").provenance
+    assert provenance["train_utterances"] == 8 + 3 * 4 and provenance["extra_train"] == [f"{small_part}*3"]
+    assert provenance["train_hours"] == pytest.approx(
+        (sum(u.duration for u in utts[:8]) + 3 * sum(u.duration for u in utts[8:])) / 3600, rel=1e-3)
+    # a weight that is not a whole number of at least 1, and an utterance in two manifests, are refused by name
+    with pytest.raises(ASRError, match=r"small.jsonl\*0.5.*is not PATH or PATH\*N"):
+        run(tiny_corpus, tmp_path / "bad", **{**overrides, "data.extra_train": f"[{small_part}*0.5]"})
+    with pytest.raises(InputError, match="utterance id 'utt00' is also in"):
+        run(tiny_corpus, tmp_path / "twice", **{**overrides, "data.extra_train": f"[{tiny_corpus.train}]"})

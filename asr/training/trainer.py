@@ -98,6 +98,10 @@ class DataConfig:
     tokenizer: str = "char"  # char | bpe | a tokenizer file (.json) from `asr prep tokenizer`
     bpe_vocab_size: int = 256
     cmvn: str = "global"  # global | utterance | running (asr.features.CMVN); the package carries it to inference
+    # More training manifests, each "PATH" or "PATH*N": its utterances N times per epoch (a weight, for a small
+    # corpus mixed into a large one, e.g. your recordings into the generated corpus). Their features must be in
+    # ``store`` too.
+    extra_train: list[str] = field(default_factory=list)
 
 
 def batch_seed(seed: int, epoch: int, global_index: int) -> int:
@@ -199,10 +203,27 @@ def build_tokenizer(config: DataConfig, texts: list[str]) -> Tokenizer:
     raise ASRError(f"data.tokenizer must be 'char' or 'bpe', not {config.tokenizer!r}")
 
 
+def extra_manifest(spec: str) -> tuple[str, int]:
+    """``"PATH"`` or ``"PATH*N"`` (``data.extra_train``) → (PATH, N)."""
+    path, star, count = str(spec).rpartition("*")
+    if not star:
+        return str(spec), 1
+    if not count.isdigit() or int(count) < 1 or not path:
+        raise ASRError(f"data.extra_train: {spec!r} is not PATH or PATH*N with N a whole number of at least 1")
+    return path, int(count)
+
+
 def _datasets(config: DataConfig, store: FeatureStore, tokenizer: Tokenizer | None, cmvn: CMVN | None = None):
-    train_utts = read_manifest(config.train_manifest)
+    parts = [(config.train_manifest, 1), *(extra_manifest(spec) for spec in config.extra_train)]
+    read = [(path, repeat, read_manifest(path)) for path, repeat in parts]
+    seen: dict[str, str] = {}
+    for path, _, utts in read:
+        for utt in utts:
+            if seen.setdefault(utt.id, path) != path:
+                raise InputError(path, f"utterance id {utt.id!r} is also in {seen[utt.id]}: ids must be unique")
+    train_utts = [utt for _, repeat, utts in read for _ in range(repeat) for utt in utts]
     dev_utts = read_manifest(config.dev_manifest)
-    for manifest, utts in ((config.train_manifest, train_utts), (config.dev_manifest, dev_utts)):
+    for manifest, utts in [*((path, utts) for path, _, utts in read), (config.dev_manifest, dev_utts)]:
         missing = [u.id for u in utts if u.id not in store]
         if missing:
             raise InputError(manifest, f"{len(missing)} utterances have no features in {config.store} "
@@ -340,7 +361,9 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
                 "model_config": model_config.to_dict(), "feature_config": store.feature_config.to_dict(),
                 "tokenizer": tokenizer.to_dict(), "cmvn": train_set.cmvn.to_dict(),
                 "config": OmegaConf.to_container(cfg, resolve=True),
-                "provenance": {"train_manifest": str(dc.train_manifest), "dev_manifest": str(dc.dev_manifest),
+                "provenance": {"train_manifest": str(dc.train_manifest), **({"extra_train": list(dc.extra_train)}
+                                                                           if dc.extra_train else {}),
+                               "dev_manifest": str(dc.dev_manifest),
                                "train_utterances": len(train_set), "train_hours": sum(train_set.durations) / 3600,
                                "world_size": dist.world_size, "init_from": tc.init_from}}
 
