@@ -173,11 +173,16 @@ def extract_members(source: Source, paths: list[str], dest: Path) -> dict[str, P
                 continue
             target = dest / name
             if not (target.is_file() and target.stat().st_size == info.file_size):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_path(target) as tmp:
-                    tmp.write_bytes(zf.read(info))
+                write_copy(target, zf.read(info))
             out[path] = target
     return out
+
+
+def write_copy(target: Path, data: bytes) -> None:
+    """Write an archive member's bytes to ``target`` under a temporary name, then rename (no half-written file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
 
 
 def missing_package_line(source: Source) -> str:

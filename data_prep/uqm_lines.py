@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asr.errors import InputError
-from asr.fileio import atomic_path, atomic_write_text
+from asr.fileio import atomic_write_text
 from asr.text import normalize_text
+from data_prep.real_dev import write_copy, write_manifest_rows
 
 VOICE_PACK = Path("/usr/share/games/uqm/content/addons/uqm-0.8.0-voice.uqm")  # uqm-voice
 CONTENT = Path("/usr/share/games/uqm/content/packages/uqm-0.8.0-content.uqm")  # uqm-content: the subtitles
@@ -121,15 +122,18 @@ class Prepared:
     skipped: dict[str, int] = field(default_factory=dict)  # why lines were left out → how many
 
 
-def prepare(config: UQMLinesConfig, out: Path) -> Prepared:
+def prepare(config: UQMLinesConfig, out: Path, progress: bool = False) -> Prepared:
     """Copy the kept recordings to ``out/audio/`` and return their manifest rows (and what went wrong)."""
     import soundfile
+    from tqdm import tqdm
 
     result = Prepared()
     excluded = reviewed_members(config.review)
     with zipfile.ZipFile(config.voice_pack) as voice, zipfile.ZipFile(config.content) as content:
         for race in config.races:
-            for member, subtitle in subtitled_recordings(voice, content, race):
+            lines = subtitled_recordings(voice, content, race)
+            for member, subtitle in tqdm(lines, desc=race, unit="line", disable=not progress, leave=False,
+                                         file=sys.stderr):
                 if member in excluded:
                     result.skipped["in real-dev's review"] = result.skipped.get("in real-dev's review", 0) + 1
                     continue
@@ -152,9 +156,7 @@ def prepare(config: UQMLinesConfig, out: Path) -> Prepared:
                     continue
                 target = out / "audio" / member
                 if not (target.is_file() and target.stat().st_size == len(data)):
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with atomic_path(target) as tmp:
-                        tmp.write_bytes(data)
+                    write_copy(target, data)
                 result.rows.append({"id": f"uqm-{Path(member).stem}", "audio": str(target.resolve()),
                                     "duration": round(duration, 4), "text": text, "speaker": f"uqm:{race}",
                                     "source": "uqm", "origin": origin})
@@ -167,12 +169,6 @@ def split(rows: list[dict], dev_lines: int, seed: int) -> tuple[list[dict], list
     random.Random(seed).shuffle(order)
     dev_ids = {r["id"] for r in order[:dev_lines]}
     return [r for r in rows if r["id"] not in dev_ids], [r for r in rows if r["id"] in dev_ids]
-
-
-def write_manifest(path: Path, rows: list[dict]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 # --- `asr prep uqm-lines` ------------------------------------------------------------------------
@@ -203,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(path, f"not found: install the Debian package {package} (apt-get install {package})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    prepared = prepare(config, out)
+    prepared = prepare(config, out, progress=True)
     if not prepared.rows:
         raise InputError(config.voice_pack, f"no usable recording for the races {' '.join(races)}")
     seen = [r for r in races if r in REAL_DEV_ACTORS]
@@ -211,8 +207,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"uqm-lines: real-dev's actors are in this corpus ({' '.join(seen)}): real-dev's uqm source now "
               "measures speakers seen in training", file=sys.stderr)
     train, dev = split(prepared.rows, config.dev_lines, config.seed)
-    write_manifest(out / "train.jsonl", train)
-    write_manifest(out / "dev.jsonl", dev)
+    write_manifest_rows(out / "train.jsonl", train)
+    write_manifest_rows(out / "dev.jsonl", dev)
     per_race = {}
     for row in prepared.rows:
         race = per_race.setdefault(row["speaker"].split(":", 1)[1], {"lines": 0, "hours": 0.0})

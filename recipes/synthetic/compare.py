@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 
-def errors_per_utterance(model: str, manifest: str, lm: str | None, alpha: float, beta: float, unk_score: float,
+def errors_per_utterance(model: str, manifest: str, lm: str | None, alpha: float, beta: float, unk_score: float | None,
                          workers: int):
     """Per decoder (greedy, LM): arrays of word errors, reference words, char errors, reference chars."""
     from asr.decoding import BeamSearchConfig, decode_all, greedy_decode
@@ -33,7 +33,8 @@ def errors_per_utterance(model: str, manifest: str, lm: str | None, alpha: float
     log_probs = cache.float_log_probs()
     hyps = {"greedy": [greedy_decode(lp, None, tokenizer, cache.frame_shift_s)[0].text for lp in log_probs]}
     if lm:
-        results = decode_all([lp.numpy() for lp in log_probs], BeamSearchConfig(alpha=alpha, beta=beta, unk_score=unk_score), lm,
+        search = {} if unk_score is None else {"unk_score": unk_score}
+        results = decode_all([lp.numpy() for lp in log_probs], BeamSearchConfig(alpha=alpha, beta=beta, **search), lm,
                              tokenizer, cache.frame_shift_s, workers=workers)
         hyps["lm"] = [r.text for r in results]
     out = {}
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lm", help="LM folder for the beam-search rows (none: greedy only)")
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--beta", type=float, default=0.0)
-    parser.add_argument("--unk-score", type=float, default=-6.0, help="unknown-word score (the shipped model: -10)")
+    parser.add_argument("--unk-score", type=float, help="unknown-word score (default: the decoder's; the shipped model "
+                                                          "stores -10)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
