@@ -32,13 +32,14 @@ def front_end_description(package: PackagedModel) -> dict:
     return {"feature_config": package.feature_config.to_dict(), "cmvn": package.cmvn.to_dict(),
             "tokens": package.tokenizer.tokens, "tokenizer": package.tokenizer.kind,
             "blank_id": package.tokenizer.blank_id, "frame_shift_s": package.frame_shift,
-            "inputs": "features (B, T, n_mels) float32 log-mel with CMVN applied; lengths (B,) int64",
+            "inputs": "features (B, T, dim) float32 with CMVN applied (log-mels, or the encoder's states where "
+                      "feature_config names an encoder); lengths (B,) int64",
             "outputs": "log_probs (B, T', vocab) float32; out_lengths (B,) int64"}
 
 
 def _example(package: PackagedModel) -> tuple[torch.Tensor, torch.Tensor]:
-    n_mels = package.feature_config.n_mels
-    return torch.randn(2, 300, n_mels), torch.tensor([300, 211])
+    dim = package.feature_config.dim
+    return torch.randn(2, 300, dim), torch.tensor([300, 211])
 
 
 def export_torchscript(package: PackagedModel, out: str | os.PathLike, int8: bool = False) -> Path:

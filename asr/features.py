@@ -45,6 +45,27 @@ class FeatureConfig:
     f_min: float = 0.0
     f_max: float | None = None  # None: the Nyquist frequency
     log_floor: float = 1e-10  # mel power floor before the natural log (about 16-bit quantisation noise)
+    # A frozen pretrained encoder's states instead of log-mels (asr.pretrained), e.g. "whisper-tiny.en"; the
+    # encoder brings its own log-mel front end, which the fields above must then match (its 16 kHz, 80 x 25 ms / 10 ms).
+    encoder: str = ""
+
+    def __post_init__(self):
+        if self.encoder:
+            from asr.pretrained import N_MELS, SAMPLE_RATE, encoder_spec
+
+            encoder_spec(self.encoder)  # a clear error for an unknown name
+            if (self.sample_rate, self.n_mels, self.win_ms, self.hop_ms) != (SAMPLE_RATE, N_MELS, 25.0, 10.0):
+                raise ValueError(f"the {self.encoder} encoder takes 16 kHz audio and its own 80 x 25 ms / 10 ms "
+                                 f"log-mels; leave sample_rate, n_mels, win_ms and hop_ms at their defaults")
+
+    @property
+    def dim(self) -> int:
+        """Values per feature frame: the mel bands, or the encoder's state size."""
+        if self.encoder:
+            from asr.pretrained import encoder_spec
+
+            return encoder_spec(self.encoder).dim
+        return self.n_mels
 
     @property
     def win_length(self) -> int:
@@ -61,14 +82,25 @@ class FeatureConfig:
     @property
     def frame_rate(self) -> float:
         """Feature frames per second."""
+        if self.encoder:
+            from asr.pretrained import encoder_spec
+
+            return self.sample_rate / self.hop_length / encoder_spec(self.encoder).stride
         return self.sample_rate / self.hop_length
 
     def num_frames(self, num_samples: int) -> int:
         """Frames produced for ``num_samples`` samples (centred framing: one per hop, plus one)."""
+        if self.encoder:
+            from asr.pretrained import encoder_spec, num_states
+
+            return num_states(num_samples, encoder_spec(self.encoder))
         return 1 + num_samples // self.hop_length
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.encoder:  # log-mel configs keep the dict (and so the stores' plans) they always had
+            del d["encoder"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureConfig:
@@ -189,6 +221,16 @@ class LogMel(torch.nn.Module):
         feats = out.clamp_min_(c.log_floor).log_().transpose(1, 2)
         frame_lengths = self.num_frames(lengths.to(torch.long).cpu())
         return (feats[0] if squeeze else feats), frame_lengths
+
+
+def feature_extractor(config: FeatureConfig) -> torch.nn.Module:
+    """The front end ``config`` describes: ``LogMel``, or a pretrained encoder (asr.pretrained); both map
+    waveforms ``(B, S)`` and lengths to features ``(B, T, config.dim)`` and frame counts."""
+    if config.encoder:
+        from asr.pretrained import PretrainedEncoder
+
+        return PretrainedEncoder(config)
+    return LogMel(config)
 
 
 def compute_logmel(samples: np.ndarray | torch.Tensor, config: FeatureConfig | None = None,

@@ -6,8 +6,8 @@
 
 Files are read in blocks and cut at pauses into chunks of at most 30 s (asr.vad) as they stream in, so an hour
 of audio is never held whole, as samples or as features. Chunks from one or many files are batched, sorted by
-length, through the same feature code as training (asr.features.LogMel + the model's CMVN) and the model, on CPU
-or GPU; word times from each chunk are shifted by the chunk's start, so they are global times in the file.
+length, through the same feature code as training (asr.features.LogMel or a pretrained encoder, then the model's
+CMVN) and the model, on CPU or GPU; word times from each chunk are shifted by the chunk's start, so they are global times in the file.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 from asr.audio import AudioError, iter_audio_blocks, resample, to_mono
 from asr.decoding import BeamSearchConfig, BeamSearchDecoder, DecodeResult, greedy_decode
 from asr.errors import ASRError
-from asr.features import LogMel
+from asr.features import feature_extractor
 from asr.package import PackagedModel, load_packaged_model
 from asr.vad import Chunk, Segmenter, SegmenterConfig
 
@@ -77,7 +77,7 @@ class Transcriber:
         self.model = self.package.model
         self.tokenizer = self.package.tokenizer
         self.sample_rate = self.package.feature_config.sample_rate
-        self.features = LogMel(self.package.feature_config).to(self.device)
+        self.features = feature_extractor(self.package.feature_config).to(self.device)
         self.frame_shift = self.package.frame_shift
         self.batch_size = batch_size
         self.max_batch_seconds = max_batch_seconds

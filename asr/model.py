@@ -1,7 +1,7 @@
 """The acoustic model: convolutional front end with time subsampling → stacked recurrent layers → CTC head.
 
-    features (B, T, n_mels) ─conv2d×N (stride in time and frequency)─▶ (B, T/s, C·F') ─[RNN → proj → norm]×L─▶
-    linear ─▶ log-probs (B, T/s, vocab)
+    features (B, T, n_mels) ─[stack k frames]─conv2d×N (stride in time and frequency)─▶ (B, T/s, C·F')
+    ─[RNN → proj → norm]×L─▶ linear ─▶ log-probs (B, T/s, vocab)
 
 Padding never changes an utterance's output. After every convolution the frames past each utterance's length are
 zeroed (so the next kernel sees zeros there, exactly as it would at the end of the utterance alone), and each
@@ -27,6 +27,9 @@ class ModelConfig:
 
     input_size: int = 80
     vocab_size: int = 29
+    # Consecutive input frames concatenated into one before the convolutions (time subsampling by k without
+    # weights): for inputs that are already rich, such as a pretrained encoder's states (asr.pretrained).
+    stack_frames: int = 1
     conv_channels: list[int] = field(default_factory=lambda: [32, 32])
     conv_kernels: list[list[int]] = field(default_factory=lambda: [[3, 3], [3, 3]])  # (time, freq) per layer
     conv_strides: list[list[int]] = field(default_factory=lambda: [[2, 2], [1, 2]])  # (time, freq) per layer
@@ -41,6 +44,8 @@ class ModelConfig:
     def __post_init__(self):
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, not {self.cell!r}")
+        if self.stack_frames < 1:
+            raise ValueError(f"stack_frames must be at least 1, not {self.stack_frames}")
         if not (len(self.conv_channels) == len(self.conv_kernels) == len(self.conv_strides)):
             raise ValueError("conv_channels, conv_kernels and conv_strides need one entry per conv layer")
         self.conv_kernels = [list(k) for k in self.conv_kernels]
@@ -50,13 +55,16 @@ class ModelConfig:
     @property
     def subsampling(self) -> int:
         """Input frames per output frame."""
-        factor = 1
+        factor = self.stack_frames
         for stride_t, _ in self.conv_strides:
             factor *= stride_t
         return factor
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.stack_frames == 1:  # models without stacking keep the dict they always had
+            del d["stack_frames"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
@@ -81,14 +89,16 @@ def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tens
 
 
 class ConvFrontEnd(nn.Module):
-    """2-D convolutions over (time, frequency) with ReLU, subsampling time and frequency by their strides."""
+    """Optional frame stacking, then 2-D convolutions over (time, frequency) with ReLU, subsampling time and
+    frequency by their strides."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
+        self.stack = config.stack_frames
         self.kernels = [tuple(k) for k in config.conv_kernels]
         self.strides = [tuple(s) for s in config.conv_strides]
         layers = []
-        channels, freq = 1, config.input_size
+        channels, freq = 1, config.input_size * config.stack_frames
         for out_channels, (k_t, k_f), (s_t, s_f) in zip(config.conv_channels, self.kernels, self.strides):
             layers.append(nn.Conv2d(channels, out_channels, (k_t, k_f), (s_t, s_f), padding=(k_t // 2, k_f // 2)))
             channels = out_channels
@@ -97,12 +107,18 @@ class ConvFrontEnd(nn.Module):
         self.output_size = channels * freq
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        lengths = torch.div(lengths + self.stack - 1, self.stack, rounding_mode="floor")
         for (k_t, _), (s_t, _) in zip(self.kernels, self.strides):
             lengths = torch.div(lengths + 2 * (k_t // 2) - k_t, s_t, rounding_mode="floor") + 1
         return lengths
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = _mask_time(features, lengths, 1).unsqueeze(1)  # (B, 1, T, F)
+        x = _mask_time(features, lengths, 1)
+        if self.stack > 1:  # (B, T, F) -> (B, ceil(T / k), k * F); a partial last group is padded with zeros
+            b, t, f = x.shape
+            x = torch.nn.functional.pad(x, (0, 0, 0, -t % self.stack)).reshape(b, -1, self.stack * f)
+            lengths = torch.div(lengths + self.stack - 1, self.stack, rounding_mode="floor")
+        x = x.unsqueeze(1)  # (B, 1, T, F)
         for conv, (k_t, _), (s_t, _) in zip(self.convs, self.kernels, self.strides):
             lengths = torch.div(lengths + 2 * (k_t // 2) - k_t, s_t, rounding_mode="floor") + 1
             x = _mask_time(torch.relu(conv(x)), lengths, 2)
@@ -198,7 +214,8 @@ class AcousticModel(nn.Module):
         elementwise work. A training step costs about three times this (forward + backward).
         """
         c = self.config
-        flops, t, f, channels = 0, num_frames, c.input_size, 1
+        t = -(-num_frames // c.stack_frames)
+        flops, f, channels = 0, c.input_size * c.stack_frames, 1
         for out_ch, (k_t, k_f), (s_t, s_f) in zip(c.conv_channels, c.conv_kernels, c.conv_strides):
             t = (t + 2 * (k_t // 2) - k_t) // s_t + 1
             f = (f + 2 * (k_f // 2) - k_f) // s_f + 1

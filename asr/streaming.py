@@ -418,6 +418,12 @@ class StreamingRecognizer:
         self.max_batch_seconds = max_batch_seconds
         if transcriber.device.type != "cpu":
             raise ValueError("streaming runs on the CPU")
+        if transcriber.package.feature_config.encoder:
+            raise ValueError(f"this model's features come from the {transcriber.package.feature_config.encoder} "
+                             f"encoder, which needs the whole utterance: stream with a log-mel model "
+                             f"(the default, models/synthetic-small.pt)")
+        if not self.bidirectional and self.model.config.stack_frames > 1:  # the causal path steps frame by frame
+            raise ValueError("a unidirectional model streams with stack_frames=1 only")
 
     def stream(self) -> Stream:
         return Stream(self)

@@ -13,7 +13,7 @@ on 2 busy cores whisper needs 2-6 s a file. Writes bench/results/real_dev.json.
 
     .venv/bin/asr prep real-dev data/real-dev
     .venv/bin/python bench/real_dev.py --manifest data/real-dev/real-dev.jsonl \
-        [--peers-from data_prep/real_dev_review.tsv] [--systems whisper_tiny pocketsphinx]
+        [--peers-from data_prep/real_dev_review.tsv] [--systems whisper_tiny pocketsphinx] [--results-name real_dev]
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--manifest", required=True, help="real-dev.jsonl from `asr prep real-dev OUT`")
     parser.add_argument("--peers-from", type=Path, help="take whisper's and pocketsphinx's words from this review TSV")
     parser.add_argument("--hypotheses", type=Path, help="also write every system's words per file (JSON Lines)")
+    parser.add_argument("--results-name", default="real_dev",
+                        help="bench/results/NAME.json (another name keeps a second model's figures beside the first)")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS),
                         help="only these systems (default: all three)")
     args = parser.parse_args()
@@ -100,7 +102,7 @@ def main() -> None:
             for k, line in enumerate(lines):
                 f.write(json.dumps({"id": line["id"], "text": line["text"],
                                     **{s: h[k] for s, h in hypotheses.items()}}) + "\n")
-    print(f"wrote {write_results('real_dev', results)}")
+    print(f"wrote {write_results(args.results_name, results)}")
 
 
 if __name__ == "__main__":

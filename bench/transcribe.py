@@ -14,6 +14,7 @@ sentences and voices as the default recipe's test set, so the shipped model neve
 bench/results/transcribe.json.
 
     .venv/bin/python bench/transcribe.py [--model models/synthetic-small.pt] [--manifest test.jsonl] [--limit 200]
+        [--results-name transcribe]
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def main() -> None:
     parser.add_argument("--model", default=str(REPO / "models" / "synthetic-small.pt"))
     parser.add_argument("--manifest", help="test manifest (default: generate the held-out test split)")
     parser.add_argument("--limit", type=int, default=200, help="at most this many utterances")
+    parser.add_argument("--results-name", default="transcribe",
+                        help="bench/results/NAME.json (another name keeps a second model's figures beside the first)")
     args = parser.parse_args()
 
     files, references, audio_seconds = test_files(args.manifest, args.limit)
@@ -120,7 +123,7 @@ def main() -> None:
     print(f"{len(files)} files, {audio_seconds / 60:.1f} min of audio; ours is "
           f"{results['asr_speedup_vs_whisper_tiny']:.1f}x (int8 {results['asr_int8_speedup_vs_whisper_tiny']:.1f}x) "
           f"faster than whisper tiny.en")
-    print(f"wrote {write_results('transcribe', results)}")
+    print(f"wrote {write_results(args.results_name, results)}")
 
 
 if __name__ == "__main__":

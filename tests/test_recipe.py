@@ -44,6 +44,17 @@ def test_recipe_runs_end_to_end_and_reuses_finished_stages(tmp_path):
     assert "is complete" in again.stdout
     assert "resuming at step" in again.stdout
 
+    # the same corpus through the pretrained encoder (experiment=synthetic_whisper): its own store, a model that
+    # stacks encoder states, a package that records the encoder
+    whisper = recipe("--stage", "1", "experiment=synthetic_whisper", *settings[:1], f"run_dir={tmp_path / 'exp-w'}",
+                     "model.hidden_size=32", "model.num_layers=1", *settings[4:])
+    assert whisper.returncode == 0, whisper.stdout[-4000:] + whisper.stderr[-4000:]
+    store = json.loads((tmp_path / "corpus" / "whisper-features" / "store.json").read_text())
+    assert store["feature_config"]["encoder"] == "whisper-tiny.en"
+    model = torch.load(tmp_path / "exp-w" / "package" / "synthetic-whisper.pt", weights_only=True)
+    assert model["feature_config"]["encoder"] == "whisper-tiny.en" and model["model_config"]["stack_frames"] == 2
+    assert "| test |" in whisper.stdout[whisper.stdout.index("== stage 9"):]
+
 
 def test_recipe_help_and_bad_arguments():
     assert "Stages" in recipe("--help").stdout

@@ -6,7 +6,7 @@ Layout of a store folder::
     index.json        ids, and per id its shard, first frame and frame count
     cmvn.json         global CMVN statistics of the manifests named by ``cmvn_from`` (asr.features.CMVN)
     plan.json         what is being extracted, so a resumed run can check it continues the same job
-    shards/NNNNN.npy  float16 (frames, n_mels): the features of up to ``shard_size`` utterances, concatenated
+    shards/NNNNN.npy  float16 (frames, dim): the features of up to ``shard_size`` utterances, concatenated
     shards/NNNNN.json the shard's ids, frame counts and CMVN partial sums, and a stamp of its audio files (path,
                       size, modification time): written after the .npy, so its presence means the shard is
                       finished, and a resumed run skips it unless its audio was written again since
@@ -159,14 +159,14 @@ def _extract_shard(args: tuple[Path, _Shard, dict]) -> tuple[int, int, list[tupl
     import torch
 
     from asr.data.manifest import read_utterance_audio
-    from asr.features import LogMel
+    from asr.features import feature_extractor
 
     folder, shard, config_dict = args
     config = FeatureConfig.from_dict(config_dict)
     if _worker_extractor is None or _worker_extractor.config != config:
-        _worker_extractor = LogMel(config)
+        _worker_extractor = feature_extractor(config)
     feats, ids, frames, failures = [], [], [], []
-    acc = CMVNAccumulator(config.n_mels)
+    acc = CMVNAccumulator(config.dim)
     for item in shard.items:
         try:
             samples = read_utterance_audio(item, config.sample_rate)
@@ -180,7 +180,7 @@ def _extract_shard(args: tuple[Path, _Shard, dict]) -> tuple[int, int, list[tupl
         feats.append(f16)
         ids.append(item.id)
         frames.append(len(f16))
-    array = np.concatenate(feats) if feats else np.zeros((0, config.n_mels), np.float16)
+    array = np.concatenate(feats) if feats else np.zeros((0, config.dim), np.float16)
     npy = folder / f"{shard.index:05d}.npy"
     with atomic_path(npy) as tmp, open(tmp, "wb") as fh:
         np.save(fh, array)
@@ -296,7 +296,7 @@ def extract_features(manifests: list[str | os.PathLike], out: str | os.PathLike,
         return None
     # Merge the shard indexes and CMVN partial sums in shard order, so a resumed run writes the same bytes.
     ids, shard_of, starts, frames = [], [], [], []
-    acc = CMVNAccumulator(config.n_mels)
+    acc = CMVNAccumulator(config.dim)
     for part in shards:
         meta = json.loads((folder / f"{part.index:05d}.json").read_text())
         start = 0
@@ -348,11 +348,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-fft", type=int, default=defaults.n_fft)
     parser.add_argument("--f-min", type=float, default=defaults.f_min)
     parser.add_argument("--f-max", type=float, default=defaults.f_max)
+    parser.add_argument("--encoder", default="", metavar="NAME",
+                        help="store a frozen pretrained encoder's states instead of log-mels (asr.pretrained): "
+                             "whisper-tiny.en")
 
 
 def run(args: argparse.Namespace) -> int:
     config = FeatureConfig(sample_rate=args.sample_rate, n_mels=args.n_mels, win_ms=args.win_ms,
-                           hop_ms=args.hop_ms, n_fft=args.n_fft, f_min=args.f_min, f_max=args.f_max)
+                           hop_ms=args.hop_ms, n_fft=args.n_fft, f_min=args.f_min, f_max=args.f_max,
+                           encoder=args.encoder)
     try:
         store = extract_features(args.manifests, args.out, config, args.workers, args.cmvn_from, args.shard_size,
                                  shard=args.shard)

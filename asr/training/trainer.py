@@ -310,7 +310,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
                             batch_sampler=BucketingBatchSampler(dev_set.num_frames, tc.max_frames, shuffle=False,
                                                                 rank=dist.rank, world_size=dist.world_size))
     model_config = start_config or ModelConfig(**{**OmegaConf.to_container(cfg.model, resolve=True),
-                                                  "input_size": store.feature_config.n_mels,
+                                                  "input_size": store.feature_config.dim,
                                                   "vocab_size": tokenizer.vocab_size})
     torch.manual_seed(tc.seed)  # identical initial weights on every rank
     model = AcousticModel(model_config).to(device)

@@ -5,7 +5,7 @@
 #
 # Stages (each skips or resumes work that is already done, so a second run is quick):
 #   0  generate the corpus            asr prep synthetic   (train / dev / test; test voices and sentences unseen)
-#   1  features                       asr features         (log-mel store + CMVN)
+#   1  features                       asr features         (log-mel store + CMVN; or a pretrained encoder's states)
 #   2  language model                 asr lm build         (train-side sentences only)
 #   3  train the acoustic model       asr train            (resumes from the last checkpoint)
 #   4  average the best checkpoints   asr average
@@ -40,7 +40,7 @@ fi
 asr=.venv/bin/asr
 # Every setting in one call (composing the configuration costs a second).
 keys=(recipe.corpus run_dir recipe.package_name recipe.hours recipe.seed recipe.lm_order recipe.average_best
-      recipe.alphas recipe.betas recipe.beam_width data.store recipe.engines)
+      recipe.alphas recipe.betas recipe.beam_width data.store recipe.engines features.encoder)
 mapfile -t values < <("$asr" train "${overrides[@]}" --get "${keys[@]}")
 ((${#values[@]} == ${#keys[@]})) || { echo "run.sh: could not read the configuration" >&2; exit 1; }
 declare -A setting
@@ -66,7 +66,9 @@ if step 1; then
     if [[ -f $(get data.store)/store.json ]]; then
         echo "features: $(get data.store) is complete"
     else
-        "$asr" features "$corpus/train.jsonl" "$corpus/dev.jsonl" "$corpus/test.jsonl" --out "$(get data.store)"
+        encoder=$(get features.encoder)  # empty: log-mels; else a pretrained encoder's states (asr.pretrained)
+        "$asr" features "$corpus/train.jsonl" "$corpus/dev.jsonl" "$corpus/test.jsonl" --out "$(get data.store)" \
+            ${encoder:+--encoder "$encoder"}
     fi
 fi
 
