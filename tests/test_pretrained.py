@@ -130,3 +130,31 @@ def test_streaming_refuses_an_encoder_model(tmp_path):
                             CMVN(np.zeros(384), np.ones(384), 1), {})
     with pytest.raises(ValueError, match="whole utterance"):
         StreamingRecognizer(Transcriber(package))
+
+
+def test_training_on_encoder_states_and_fine_tuning_keeps_them(tiny_corpus, tmp_path):
+    from conftest import TinyCorpus, train_overrides
+
+    from asr.errors import InputError
+    from asr.package import load_packaged_model
+    from asr.train import compose
+    from asr.training.trainer import train
+
+    store = tmp_path / "store"
+    extract_features([tiny_corpus.train], store, WHISPER, workers=1, progress=False)
+    corpus = TinyCorpus(tiny_corpus.root, tiny_corpus.train, tiny_corpus.dev, store)
+    head = {"model": "whisper_head", "model.hidden_size": 32, "model.num_layers": 1, "train.epochs": 3,
+            "train.max_frames": 300, "log.every_steps": 1}
+    with pytest.raises(InputError, match="whisper-tiny.en"):  # the log-mel features config does not fit the store
+        train(compose(train_overrides(corpus, tmp_path / "wrong", **head)))
+    run_dir = train(compose(train_overrides(corpus, tmp_path / "run", features="whisper_tiny_en", **head)))
+    losses = [r["loss"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+              if r["kind"] == "train"]
+    assert losses[-1] < 0.8 * losses[0]
+    package = load_packaged_model(run_dir / "model.pt")
+    assert package.feature_config == WHISPER and package.model.config.stack_frames == 2
+    assert package.frame_shift == pytest.approx(0.04)
+    # fine-tuning takes the package's front end, as it takes its architecture: no features override needed
+    tuned = train(compose(train_overrides(corpus, tmp_path / "tuned", **{"train.epochs": 1,
+                                                                         "train.init_from": run_dir / "model.pt"})))
+    assert load_packaged_model(tuned / "model.pt").feature_config == WHISPER

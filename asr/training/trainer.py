@@ -277,10 +277,13 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     # --- resume state, data, model ------------------------------------------------------------------
     resumed = load_checkpoint(ckpt_dir / LAST) if tc.resume and (ckpt_dir / LAST).is_file() else None
     store = FeatureStore(dc.store)
-    wanted = FeatureConfig(**cfg.features)
-    if store.feature_config != wanted:
-        raise InputError(dc.store, f"features were extracted with {store.feature_config}, but the experiment "
-                                   f"asks for {wanted}; re-run `asr features` or fix the features config")
+    # The features: a resumed run's are its checkpoint's, a fine-tuned package's its own (as its architecture is);
+    # otherwise the features config names them.
+    if not (tc.init_from and not resumed):
+        wanted = FeatureConfig.from_dict(resumed["feature_config"]) if resumed else FeatureConfig(**cfg.features)
+        if store.feature_config != wanted:
+            raise InputError(dc.store, f"features were extracted with {store.feature_config}, but the run "
+                                       f"asks for {wanted}; re-run `asr features` or fix the features config")
     initial = None
     if tc.init_from and not resumed:
         initial = load_packaged_model(tc.init_from)
