@@ -59,13 +59,18 @@ class FeatureConfig:
                                  f"log-mels; leave sample_rate, n_mels, win_ms and hop_ms at their defaults")
 
     @property
+    def encoder_spec(self):
+        """The encoder's ``asr.pretrained.EncoderSpec``, or None for log-mels."""
+        if not self.encoder:
+            return None
+        from asr.pretrained import encoder_spec
+
+        return encoder_spec(self.encoder)
+
+    @property
     def dim(self) -> int:
         """Values per feature frame: the mel bands, or the encoder's state size."""
-        if self.encoder:
-            from asr.pretrained import encoder_spec
-
-            return encoder_spec(self.encoder).dim
-        return self.n_mels
+        return self.encoder_spec.dim if self.encoder else self.n_mels
 
     @property
     def win_length(self) -> int:
@@ -82,18 +87,14 @@ class FeatureConfig:
     @property
     def frame_rate(self) -> float:
         """Feature frames per second."""
-        if self.encoder:
-            from asr.pretrained import encoder_spec
-
-            return self.sample_rate / self.hop_length / encoder_spec(self.encoder).stride
-        return self.sample_rate / self.hop_length
+        return self.sample_rate / self.hop_length / (self.encoder_spec.stride if self.encoder else 1)
 
     def num_frames(self, num_samples: int) -> int:
         """Frames produced for ``num_samples`` samples (centred framing: one per hop, plus one)."""
         if self.encoder:
-            from asr.pretrained import encoder_spec, num_states
+            from asr.pretrained import num_states
 
-            return num_states(num_samples, encoder_spec(self.encoder))
+            return num_states(num_samples, self.encoder_spec)
         return 1 + num_samples // self.hop_length
 
     def to_dict(self) -> dict:

@@ -97,12 +97,6 @@ class PretrainedEncoder(torch.nn.Module):
                 self._model = _load_ctranslate2(self.spec, self.filters.device)  # where .to() put the module
         return self._model
 
-    def num_frames(self, num_samples: torch.Tensor | int) -> torch.Tensor | int:
-        if isinstance(num_samples, torch.Tensor):
-            return torch.tensor([num_states(int(n), self.spec) for n in num_samples.flatten()],
-                                dtype=torch.long).view(num_samples.shape)
-        return num_states(num_samples, self.spec)
-
     @torch.no_grad()
     def encode(self, samples: np.ndarray | torch.Tensor) -> np.ndarray:
         """States ``(T, dim)`` float32 of one waveform."""

@@ -17,6 +17,13 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def add_results_name_argument(parser, default: str) -> None:
+    """``--results-name NAME``: where a benchmark writes its JSON (bench/results/NAME.json)."""
+    parser.add_argument("--results-name", default=default,
+                        help="writes bench/results/NAME.json (another name keeps a second run's figures beside the "
+                             "first)")
+
+
 def single_thread() -> None:
     """Pin every math library to one thread (must run before numpy/torch are imported to catch all of them)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, single_thread, write_results  # noqa: E402
+from _common import add_results_name_argument, machine, print_table, single_thread, write_results  # noqa: E402
 
 single_thread()
 
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--unk-score", type=float, default=BeamSearchConfig.unk_score,
                         help="unknown-word score for both (pyctcdecode's unk_score_offset; its default is -10)")
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds (medians are reported)")
-    parser.add_argument("--results-name", default="decode", help="writes bench/results/NAME.json")
+    add_results_name_argument(parser, "decode")
     args = parser.parse_args()
     torch.set_num_threads(1)
     tools = kenlm_tools(build=False)

@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, write_results  # noqa: E402
+from _common import add_results_name_argument, machine, print_table, write_results  # noqa: E402
 from transcribe import run_asr, run_pocketsphinx, run_whisper  # noqa: E402
 
 from asr.metrics import ErrorRateAccumulator  # noqa: E402
@@ -59,8 +59,7 @@ def main() -> None:
     parser.add_argument("--manifest", required=True, help="real-dev.jsonl from `asr prep real-dev OUT`")
     parser.add_argument("--peers-from", type=Path, help="take whisper's and pocketsphinx's words from this review TSV")
     parser.add_argument("--hypotheses", type=Path, help="also write every system's words per file (JSON Lines)")
-    parser.add_argument("--results-name", default="real_dev",
-                        help="bench/results/NAME.json (another name keeps a second model's figures beside the first)")
+    add_results_name_argument(parser, "real_dev")
     parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS),
                         help="only these systems (default: all three)")
     args = parser.parse_args()

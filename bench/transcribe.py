@@ -29,7 +29,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, write_results  # noqa: E402
+from _common import add_results_name_argument, machine, print_table, write_results  # noqa: E402
 
 from asr.data.manifest import read_manifest  # noqa: E402
 from asr.metrics import ErrorRateAccumulator  # noqa: E402
@@ -96,8 +96,7 @@ def main() -> None:
     parser.add_argument("--model", default=str(REPO / "models" / "synthetic-small.pt"))
     parser.add_argument("--manifest", help="test manifest (default: generate the held-out test split)")
     parser.add_argument("--limit", type=int, default=200, help="at most this many utterances")
-    parser.add_argument("--results-name", default="transcribe",
-                        help="bench/results/NAME.json (another name keeps a second model's figures beside the first)")
+    add_results_name_argument(parser, "transcribe")
     args = parser.parse_args()
 
     files, references, audio_seconds = test_files(args.manifest, args.limit)

@@ -117,6 +117,32 @@ def test_store_of_encoder_states(tmp_path, speech):
     assert len(reopened.cmvn.mean) == 384
 
 
+def test_store_workers_start_cleanly_after_the_encoder_ran(tmp_path, speech):
+    """A process that has extracted encoder states (CTranslate2's and torch's threads ran in it) then extracts with
+    worker processes: forked from it, the workers hung in their first parallel region; they must finish."""
+    import subprocess
+    import sys
+
+    rows = []
+    for i in range(4):
+        path = write_audio(tmp_path / f"u{i}.wav", speech[i * 8000:i * 8000 + 16000], 16000)
+        rows.append({"id": f"u{i}", "audio": path.name, "duration": 1.0, "text": "words"})
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    script = (
+        "import sys\n"
+        "from asr.data.store import extract_features\n"
+        "from asr.features import FeatureConfig\n"
+        "extract_features([sys.argv[1]], sys.argv[2] + '-encoder', FeatureConfig(encoder='whisper-tiny.en'),"
+        " workers=1, progress=False)\n"
+        "store = extract_features([sys.argv[1]], sys.argv[2], FeatureConfig(), workers=2, shard_size=1,"
+        " progress=False)\n"
+        "print(len(store))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "m.jsonl"), str(tmp_path / "store")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "4"
+
+
 def test_streaming_refuses_an_encoder_model(tmp_path):
     from asr.features import CMVN
     from asr.inference import Transcriber
@@ -158,3 +184,14 @@ def test_training_on_encoder_states_and_fine_tuning_keeps_them(tiny_corpus, tmp_
     tuned = train(compose(train_overrides(corpus, tmp_path / "tuned", **{"train.epochs": 1,
                                                                          "train.init_from": run_dir / "model.pt"})))
     assert load_packaged_model(tuned / "model.pt").feature_config == WHISPER
+
+
+def test_asr_features_refuses_settings_the_encoder_cannot_take(tmp_path, capsys):
+    from asr.cli import main as asr_main
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("")
+    code = asr_main(["features", str(manifest), "--out", str(tmp_path / "store"), "--encoder", "whisper-tiny.en",
+                     "--n-mels", "40"])
+    assert code == 2 and "leave sample_rate, n_mels" in capsys.readouterr().err
+    assert not (tmp_path / "store").exists()

@@ -100,7 +100,8 @@ def speed_perturb(manifest: str | os.PathLike, out_dir: str | os.PathLike,
                 results.append(_perturb_one(job))
                 bar.update()
         else:
-            with get_context("fork").Pool(config.workers) as pool:
+            # forkserver: forking a process that has run torch threads can hang the children (see store.py)
+            with get_context("forkserver").Pool(config.workers) as pool:
                 results = []
                 for r in pool.imap(_perturb_one, jobs, chunksize=8):
                     results.append(r)

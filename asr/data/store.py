@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.errors import InputError
+from asr.errors import ASRError, InputError
 from asr.features import CMVN, CMVNAccumulator, FeatureConfig
 from asr.fileio import atomic_path, atomic_write_text, files_stamp, remove_stale_temps, temp_target
 from asr.sharding import WHOLE, Shard, add_shard_argument
@@ -284,8 +284,10 @@ def extract_features(manifests: list[str | os.PathLike], out: str | os.PathLike,
                 failures += failed
                 bar.update(n)
         else:
-            # fork: workers start at once and inherit the imported modules; they only read the plan.
-            with get_context("fork").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+            # forkserver, not fork: a process that has run torch or CTranslate2 threads (an encoder store, a
+            # model) cannot safely fork, and its children hang in their first parallel region. Workers fork
+            # from a clean server process instead; they need nothing of ours but the job they are sent.
+            with get_context("forkserver").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
                 for _, n, failed in pool.imap_unordered(_extract_shard, jobs):
                     failures += failed
                     bar.update(n)
@@ -348,15 +350,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-fft", type=int, default=defaults.n_fft)
     parser.add_argument("--f-min", type=float, default=defaults.f_min)
     parser.add_argument("--f-max", type=float, default=defaults.f_max)
-    parser.add_argument("--encoder", default="", metavar="NAME",
-                        help="store a frozen pretrained encoder's states instead of log-mels (asr.pretrained): "
-                             "whisper-tiny.en")
+    from asr.pretrained import ENCODERS
+
+    parser.add_argument("--encoder", default="", choices=["", *ENCODERS],
+                        help="store a frozen pretrained encoder's states instead of log-mels (asr.pretrained)")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = FeatureConfig(sample_rate=args.sample_rate, n_mels=args.n_mels, win_ms=args.win_ms,
-                           hop_ms=args.hop_ms, n_fft=args.n_fft, f_min=args.f_min, f_max=args.f_max,
-                           encoder=args.encoder)
+    try:
+        config = FeatureConfig(sample_rate=args.sample_rate, n_mels=args.n_mels, win_ms=args.win_ms,
+                               hop_ms=args.hop_ms, n_fft=args.n_fft, f_min=args.f_min, f_max=args.f_max,
+                               encoder=args.encoder)
+    except ValueError as err:  # settings the encoder cannot take
+        raise ASRError(str(err)) from None
     try:
         store = extract_features(args.manifests, args.out, config, args.workers, args.cmvn_from, args.shard_size,
                                  shard=args.shard)

@@ -277,22 +277,21 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
     # --- resume state, data, model ------------------------------------------------------------------
     resumed = load_checkpoint(ckpt_dir / LAST) if tc.resume and (ckpt_dir / LAST).is_file() else None
     store = FeatureStore(dc.store)
-    # The features: a resumed run's are its checkpoint's, a fine-tuned package's its own (as its architecture is);
-    # otherwise the features config names them.
-    if not (tc.init_from and not resumed):
+    initial = load_packaged_model(tc.init_from) if tc.init_from and not resumed else None
+    # The features: a fine-tuned package's own (as its architecture is), a resumed run's its checkpoint's,
+    # otherwise those the features config names.
+    if initial is not None:
+        if initial.feature_config != store.feature_config:
+            raise InputError(tc.init_from, f"was trained on features {initial.feature_config}, but {dc.store} "
+                                           f"holds {store.feature_config}; extract features with its settings")
+        if initial.cmvn.mode != dc.cmvn and dist.is_main:
+            print(f"train: {tc.init_from} normalises with {initial.cmvn.mode} CMVN, which the run keeps "
+                  f"(data.cmvn={dc.cmvn} is not used)")
+    else:
         wanted = FeatureConfig.from_dict(resumed["feature_config"]) if resumed else FeatureConfig(**cfg.features)
         if store.feature_config != wanted:
             raise InputError(dc.store, f"features were extracted with {store.feature_config}, but the run "
                                        f"asks for {wanted}; re-run `asr features` or fix the features config")
-    initial = None
-    if tc.init_from and not resumed:
-        initial = load_packaged_model(tc.init_from)
-        if initial.feature_config != store.feature_config:
-            raise InputError(tc.init_from, f"was trained on features {initial.feature_config}, but {dc.store} holds "
-                                           f"{store.feature_config}; extract features with its settings")
-        if initial.cmvn.mode != dc.cmvn and dist.is_main:
-            print(f"train: {tc.init_from} normalises with {initial.cmvn.mode} CMVN, which the run keeps "
-                  f"(data.cmvn={dc.cmvn} is not used)")
     # What the run starts from: its own checkpoint, a package to fine-tune, or nothing (tokenizer, CMVN and
     # architecture then come from the configuration and the data).
     if resumed:
@@ -317,7 +316,7 @@ def _train(cfg: DictConfig, dist: distributed.DistInfo) -> Path:
                                                   "vocab_size": tokenizer.vocab_size})
     torch.manual_seed(tc.seed)  # identical initial weights on every rank
     model = AcousticModel(model_config).to(device)
-    if initial:
+    if initial is not None:
         model.load_state_dict(initial.model.state_dict())
         if dist.is_main:
             print(f"train: starting from {tc.init_from} ({model_config.num_layers} x {model_config.hidden_size} "
