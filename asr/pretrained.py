@@ -14,7 +14,8 @@ librosa's filters in the tests); each utterance is encoded on its own, at its ow
 never changes an utterance's states, and audio longer than the encoder's 30-s window is encoded 30 s at a time.
 The states come at 50 frames a second (20 ms), 384 values each.
 
-Not streamable: every state sees the whole utterance, so `asr live` keeps a log-mel model.
+Every state sees the whole utterance, so streaming (asr.streaming) encodes a segment's audio again at each
+partial instead of extending its features frame by frame as it does for log-mels.
 """
 
 from __future__ import annotations

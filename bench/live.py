@@ -15,7 +15,8 @@ process, on loopback) with the shipped model and its LM. Measured, in seconds:
 * the largest number of concurrent real-time streams whose final p95 stays within 1 s (streams are started
   0-1 s apart so that they do not speak in lockstep).
 
-Writes bench/results/live.json (live-int8.json with --int8, live-greedy.json with --greedy-partials). The machine's other load shows in these figures: quote them with it.
+Writes bench/results/live.json (live-int8.json with --int8, live-greedy.json with --greedy-partials; or
+--results-name). The machine's other load shows in these figures: quote them with it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _common import machine, print_table, write_results  # noqa: E402
+from _common import add_results_name_argument, machine, print_table, write_results  # noqa: E402
 
 RATE = 16000
 MESSAGE_S = 0.1
@@ -175,6 +176,7 @@ def main() -> int:
     parser.add_argument("--recordings", type=int, default=6)
     parser.add_argument("--int8", action="store_true")
     parser.add_argument("--greedy-partials", action="store_true")
+    add_results_name_argument(parser, "")
     args = parser.parse_args()
     if shutil.which("espeak-ng") is None:
         sys.exit("bench/live.py: espeak-ng is needed (make install)")
@@ -210,7 +212,7 @@ def main() -> int:
     print_table(["streams", "partial p50", "partial p95", "final p50", "final p95", "CPU s / audio s", "load"],
                 [[lv["streams"], lv["partial_p50_s"], lv["partial_p95_s"], lv["final_p50_s"], lv["final_p95_s"],
                   lv["cpu_s_per_audio_s"], lv["load_average_1min"]] for lv in levels])
-    name = "live" + ("-int8" if args.int8 else "") + ("-greedy" if args.greedy_partials else "")
+    name = args.results_name or "live" + ("-int8" if args.int8 else "") + ("-greedy" if args.greedy_partials else "")
     print(f"wrote {write_results(name, results)}")
     return 0
 

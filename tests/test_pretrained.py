@@ -143,19 +143,35 @@ def test_store_workers_start_cleanly_after_the_encoder_ran(tmp_path, speech):
     assert done.stdout.split()[-1] == "4"
 
 
-def test_streaming_refuses_an_encoder_model(tmp_path):
+def _encoder_package(bidirectional: bool = True):
     from asr.features import CMVN
-    from asr.inference import Transcriber
     from asr.package import PackagedModel
-    from asr.streaming import StreamingRecognizer
     from asr.text import CharTokenizer
 
+    torch.manual_seed(0)
     config = ModelConfig(input_size=384, vocab_size=29, stack_frames=2, conv_channels=[], conv_kernels=[],
-                         conv_strides=[], hidden_size=8, num_layers=1)
-    package = PackagedModel(AcousticModel(config).eval(), WHISPER, CharTokenizer(),
-                            CMVN(np.zeros(384), np.ones(384), 1), {})
-    with pytest.raises(ValueError, match="whole utterance"):
-        StreamingRecognizer(Transcriber(package))
+                         conv_strides=[], hidden_size=8, num_layers=1, bidirectional=bidirectional)
+    return PackagedModel(AcousticModel(config).eval(), WHISPER, CharTokenizer(), CMVN(np.zeros(384), np.ones(384), 1),
+                         {})
+
+
+def test_streaming_an_encoder_model_gives_the_offline_transcription_of_each_segment(speech):
+    """The open segment is encoded again at each partial; a final is exactly the offline result of its audio."""
+    from asr.inference import Transcriber
+    from asr.streaming import StreamingRecognizer, chunked, segment_samples
+
+    transcriber = Transcriber(_encoder_package())
+    pause = np.zeros(16000, dtype=np.float32)
+    audio = np.concatenate([pause, speech[:40000], pause, speech[8000:36000], pause])
+    hyps = list(StreamingRecognizer(transcriber).transcribe_chunks(chunked(audio, 1280)))
+    finals = [h for h in hyps if h.final]
+    assert len(finals) == 2 and len(hyps) > len(finals)  # two segments, with partials before their finals
+    for hyp in finals:
+        offline = transcriber.log_probs([segment_samples(audio, hyp, 16000)])[0]
+        assert hyp.log_probs.shape == offline.shape
+        np.testing.assert_allclose(hyp.log_probs, offline, atol=1e-5)
+    with pytest.raises(ValueError, match="whole segment"):  # the causal path carries state over log-mels only
+        StreamingRecognizer(Transcriber(_encoder_package(bidirectional=False)))
 
 
 def test_training_on_encoder_states_and_fine_tuning_keeps_them(tiny_corpus, tmp_path):
