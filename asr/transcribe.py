@@ -1,4 +1,4 @@
-"""``asr transcribe MODEL FILES_OR_DIRS...``: text, JSON with word times, or SRT/VTT subtitles.
+"""``asr transcribe [MODEL.pt] FILES_OR_DIRS...``: text, JSON with word times, or SRT/VTT subtitles.
 
 Any format soundfile reads, any rate and channel count; directories are searched for audio files, and a manifest
 (``.jsonl``) stands for its utterances' audio files in its order (JSON output then carries each utterance's
@@ -14,8 +14,10 @@ shards 0..N-1 concatenated in order are byte for byte what one process writes, a
 fill the same folder. Every shard checks the whole job's inputs for shared outputs (so all shards refuse the same
 job), but only its own outputs for files already in DIR: the files other shards have written are theirs.
 
-When the model file names a language model and tuned decoder weights (the recipe's ``asr export --lm``), the beam
-search with that LM is used unless ``--no-lm``; ``--lm`` and the weight options override it.
+Without a model file (as the first argument or ``--model``), the shipped model for people is used:
+models/whisper-bilstm.pt. When the model file names a language model and tuned decoder weights (the recipe's
+``asr export --lm``), the beam search with that LM is used unless ``--no-lm``; ``--lm`` and the weight options
+override it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from asr import SHIPPED_MODEL
 from asr.audio import find_audio_files
 from asr.errors import ASRError, InputError
 from asr.evaluate import SEARCH_OPTIONS, add_unk_score_argument, search_options
@@ -132,8 +135,11 @@ def check_outputs(files: list[tuple[Path, Path, str | None]], out_dir: Path, fmt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="packaged model file (.pt from training, asr export or asr average)")
-    parser.add_argument("inputs", nargs="+", help="audio files, folders of them, or manifests (.jsonl)")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="audio files, folders of them, or manifests (.jsonl); first, optionally, a packaged "
+                             "model file (.pt from training, asr export or asr average)")
+    parser.add_argument("--model", help="packaged model file (default: the first argument where it ends in .pt, "
+                                        "else the shipped model for people, models/whisper-bilstm.pt)")
     parser.add_argument("--format", choices=FORMATS, default="txt")
     parser.add_argument("--out", help="folder for one output file per input (default: standard output)")
     parser.add_argument("--overwrite", action="store_true", help="replace output files that exist in --out")
@@ -154,6 +160,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-chunk", type=float, default=30.0, metavar="SECONDS",
                         help="and at the latest after this much, pause or not")
     add_shard_argument(parser, "inputs (files in the order given, folders sorted, manifests in order)")
+
+
+def model_and_inputs(args: argparse.Namespace) -> tuple[Path, list[str]]:
+    """The model file and the inputs: ``--model``, else a first argument ending in ``.pt`` (``asr transcribe
+    MODEL.pt FILE``, the form every earlier command line used; no audio file or manifest ends so), else the shipped
+    model for people."""
+    inputs = list(args.inputs)
+    if args.model is not None:
+        return Path(args.model), inputs
+    if inputs[0].endswith(".pt"):
+        if len(inputs) == 1:
+            raise ASRError(f"{inputs[0]} is a model file: give the audio files, folders or manifests after it")
+        return Path(inputs[0]), inputs[1:]
+    if not SHIPPED_MODEL.is_file():
+        raise ASRError(f"no model given and the shipped one, {SHIPPED_MODEL}, is missing: name a packaged model "
+                       "(asr transcribe MODEL.pt FILE or --model MODEL.pt)")
+    return SHIPPED_MODEL, inputs
 
 
 def decoder_settings(args: argparse.Namespace, package, model_path: Path):
@@ -190,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.min_chunk < args.max_chunk:
         raise ASRError("--min-chunk must be positive and less than --max-chunk")
 
-    model_path = Path(args.model)
+    model_path, inputs = model_and_inputs(args)
     package = load_packaged_model(model_path, args.device)
     decoder, lm = decoder_settings(args, package, model_path)
     try:
@@ -199,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
                                                                             min_chunk_s=args.min_chunk))
     except ValueError as err:  # e.g. a hotword the tokenizer cannot spell
         raise ASRError(str(err)) from None
-    files = expand_inputs(args.inputs)
+    files = expand_inputs(inputs)
     if not files:
         raise ASRError("no audio files found in the given folders")
     if args.format in ("srt", "vtt") and len(files) > 1 and not args.out:

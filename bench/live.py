@@ -1,10 +1,13 @@
 """Live transcription latency and capacity: recordings fed to `asr serve` at real-time pace over WebSockets.
 
-    .venv/bin/python bench/live.py [--model models/synthetic-small.pt] [--streams 1 4 8 12 16 20 24 32]
+    .venv/bin/python bench/live.py [--model models/synthetic-small.pt --lm models/lm] [--streams 1 4 8 12 16 20 24 32]
+    .venv/bin/python bench/live.py --model models/whisper-bilstm.pt --lm models/english-lm --results-name live-whisper-bilstm
 
 Each stream is a generated recording (espeak-ng voices, 4 sentences with 0.8-1.5 s pauses, white noise at 30 dB
 SNR) sent in 100 ms messages, each when real time reaches its end, to a server (the `asr serve` app, in this
-process, on loopback) with the shipped model and its LM. Measured, in seconds:
+process, on loopback) with a packaged model and an LM: by default the log-mel `models/synthetic-small.pt` and the
+recipe's domain LM (the reference); the second line measures the model `asr live` and `asr serve` load by default.
+Measured, in seconds:
 
 * partial delay: for each word of each final, from the end of that word in the audio (the final's word time) to
   the first message, partial or final, of its segment that has that word at that position;

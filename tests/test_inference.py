@@ -178,6 +178,26 @@ def test_cli_exit_status_and_folders(tiny_model, tiny_corpus, tmp_path, capsys):
     assert "hotwords need a language model" in capsys.readouterr().err
 
 
+def test_the_model_is_the_first_argument_or_the_option_or_the_shipped_one(tiny_model, tiny_corpus, tmp_path,
+                                                                           monkeypatch, capsys):
+    import asr.transcribe
+
+    clip = wavs(tiny_corpus)[0]
+    assert asr_main(["transcribe", str(tiny_model), clip]) == 0
+    assert capsys.readouterr().out.strip() == TINY_SENTENCES[0]
+    assert asr_main(["transcribe", clip, "--model", str(tiny_model)]) == 0
+    assert capsys.readouterr().out.strip() == TINY_SENTENCES[0]
+    assert asr_main(["transcribe", str(tiny_model)]) == 2  # a model and nothing to transcribe
+    assert "is a model file: give the audio files" in capsys.readouterr().err
+    # Without one, the shipped model: here a stand-in for it, then none at all
+    monkeypatch.setattr(asr.transcribe, "SHIPPED_MODEL", tiny_model)
+    assert asr_main(["transcribe", clip]) == 0
+    assert capsys.readouterr().out.strip() == TINY_SENTENCES[0]
+    monkeypatch.setattr(asr.transcribe, "SHIPPED_MODEL", tmp_path / "absent.pt")
+    assert asr_main(["transcribe", clip]) == 2
+    assert "no model given and the shipped one" in capsys.readouterr().err
+
+
 def test_int8_wer_within_one_point_of_fp32(tiny_model, tiny_corpus):
     results = {}
     for int8 in (False, True):

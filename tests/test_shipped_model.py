@@ -50,6 +50,16 @@ def test_model_for_people_transcribes_a_human_recording(recording):
     assert result.stdout.strip() == HUMAN_RECORDINGS[recording]
 
 
+def test_transcribe_uses_the_model_for_people_when_no_model_is_named():
+    recording = "/usr/share/games/hedgewars/Data/Sounds/voices/Default/Boring.ogg"
+    if not Path(recording).is_file():
+        pytest.skip(f"{recording} is absent: Debian's hedgewars-data is not installed (`make install` installs it)")
+    result = subprocess.run([str(REPO / ".venv" / "bin" / "asr"), "transcribe", recording],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == HUMAN_RECORDINGS[recording]
+
+
 def test_live_streams_a_human_recording_with_the_model_for_people_by_default():
     recording = "/usr/share/games/hedgewars/Data/Sounds/voices/Default/Boring.ogg"
     if not Path(recording).is_file():

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from asr import SHIPPED_MODEL
 from asr.errors import ASRError
 from asr.evaluate import UNK_SCORE_HELP
-
-# The shipped model for people (whisper tiny.en's encoder under a BiLSTM; README): `asr live` and `asr serve` work
-# right after `make install`. models/synthetic-small.pt (log-mels) streams at less CPU but knows generated voices.
-SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "models" / "whisper-bilstm.pt"
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
