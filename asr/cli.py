@@ -39,6 +39,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "real-dev": Command("data_prep.real_dev", "the real-speech dev set: human recordings from Debian packages"),
         "folder": Command("data_prep.folder", "your own recordings and transcripts (a .txt each, or a table) to manifests"),
         "uqm-lines": Command("data_prep.uqm_lines", "real speech for training: The Ur-Quan Masters' voiced lines (uqm-voice)"),
+        "fotaq-lines": Command("data_prep.fotaq_lines", "real speech for training: Flight of the Amazon Queen's voiced dialogue"),
         "validate": Command("asr.data.manifest", "check every line of a manifest and optionally clean it"),
         "speed-perturb": Command("asr.data.speed", "add speed-perturbed copies of a manifest's utterances"),
         "tokenizer": Command("asr.data.tokenizer_file", "build a recipe's tokenizer (char or BPE) into a file"),

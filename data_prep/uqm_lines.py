@@ -121,6 +121,12 @@ class Prepared:
     failures: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # why lines were left out → how many
 
+    def keep(self, target: Path, data: bytes, *, id: str, duration: float, **row) -> None:
+        """Copy a kept recording's bytes to ``target`` (unless they are there already) and add its manifest row."""
+        if not (target.is_file() and target.stat().st_size == len(data)):
+            write_copy(target, data)
+        self.rows.append({"id": id, "audio": str(target.resolve()), "duration": round(duration, 4), **row})
+
 
 def prepare(config: UQMLinesConfig, out: Path, progress: bool = False) -> Prepared:
     """Copy the kept recordings to ``out/audio/`` and return their manifest rows (and what went wrong)."""
@@ -154,12 +160,8 @@ def prepare(config: UQMLinesConfig, out: Path, progress: bool = False) -> Prepar
                 if why:
                     result.skipped[why] = result.skipped.get(why, 0) + 1
                     continue
-                target = out / "audio" / member
-                if not (target.is_file() and target.stat().st_size == len(data)):
-                    write_copy(target, data)
-                result.rows.append({"id": f"uqm-{Path(member).stem}", "audio": str(target.resolve()),
-                                    "duration": round(duration, 4), "text": text, "speaker": f"uqm:{race}",
-                                    "source": "uqm", "origin": origin})
+                result.keep(out / "audio" / member, data, id=f"uqm-{Path(member).stem}", duration=duration,
+                            text=text, speaker=f"uqm:{race}", source="uqm", origin=origin)
     return result
 
 
@@ -206,22 +208,31 @@ def run(args: argparse.Namespace) -> int:
     if seen:
         print(f"uqm-lines: real-dev's actors are in this corpus ({' '.join(seen)}): real-dev's uqm source now "
               "measures speakers seen in training", file=sys.stderr)
-    train, dev = split(prepared.rows, config.dev_lines, config.seed)
+    return write_corpus(out, "uqm-lines", "uqm-voice (non-free, CC BY-NC-SA 2.5)", prepared, config.dev_lines,
+                        config.seed, "races", {"real_dev_actors_included": seen})
+
+
+def write_corpus(out: Path, name: str, package: str, prepared: Prepared, dev_lines: int, seed: int, groups: str,
+                 extra: dict | None = None) -> int:
+    """Split the prepared lines, write ``train.jsonl``, ``dev.jsonl`` and ``corpus.json`` (lines and hours per
+    speaker, the speaker id's part after the colon, listed under ``groups``), report failures and print a summary
+    line; the exit status (1 if a recording failed)."""
+    train, dev = split(prepared.rows, dev_lines, seed)
     write_manifest_rows(out / "train.jsonl", train)
     write_manifest_rows(out / "dev.jsonl", dev)
-    per_race = {}
+    per_group: dict[str, dict] = {}
     for row in prepared.rows:
-        race = per_race.setdefault(row["speaker"].split(":", 1)[1], {"lines": 0, "hours": 0.0})
-        race["lines"] += 1
-        race["hours"] = round(race["hours"] + row["duration"] / 3600, 4)
+        group = per_group.setdefault(row["speaker"].split(":", 1)[1], {"lines": 0, "hours": 0.0})
+        group["lines"] += 1
+        group["hours"] = round(group["hours"] + row["duration"] / 3600, 4)
     atomic_write_text(out / "corpus.json", json.dumps(
-        {"name": "uqm-lines", "package": "uqm-voice (non-free, CC BY-NC-SA 2.5)", "races": per_race,
+        {"name": name, "package": package, groups: per_group,
          "train": {"lines": len(train), "hours": round(sum(r["duration"] for r in train) / 3600, 3)},
          "dev": {"lines": len(dev), "hours": round(sum(r["duration"] for r in dev) / 3600, 3)},
-         "left_out": prepared.skipped, "real_dev_actors_included": seen}, indent=2) + "\n")
+         "left_out": prepared.skipped, **(extra or {})}, indent=2) + "\n")
     for line in prepared.failures:
         print(f"error: {line}", file=sys.stderr)
     hours = sum(r["duration"] for r in prepared.rows) / 3600
-    print(f"uqm-lines: {len(train)} train + {len(dev)} dev lines, {hours:.2f} h, {len(per_race)} races; "
+    print(f"{name}: {len(train)} train + {len(dev)} dev lines, {hours:.2f} h, {len(per_group)} {groups}; "
           f"left out: {', '.join(f'{n} {why}' for why, n in prepared.skipped.items()) or 'none'}; wrote {out}")
     return 1 if prepared.failures else 0
