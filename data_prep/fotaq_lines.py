@@ -43,7 +43,7 @@ from asr.text import normalize_text
 from data_prep.uqm_lines import Prepared, write_corpus
 
 ARCHIVE = Path("/usr/share/scummvm/flight-of-the-amazon-queen/queen.1c")
-CODECS = {0: "sb", 1: "mp3", 2: "ogg", 3: "flac"}  # the archive's speech codec → the clips' file extension
+CODECS = {1: "mp3", 2: "ogg", 3: "flac"}  # the speech codec byte → the clips' extension (0: raw .SB, not read here)
 ENTRY = struct.Struct(">12sBII")  # name, bundle, offset, size
 NOT_SPOKEN = re.compile(r"[0-9]")  # digits: the text is not what was said word for word
 

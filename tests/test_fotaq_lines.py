@@ -96,6 +96,9 @@ def test_a_file_that_is_not_the_archive_is_refused_by_name(tmp_path, capsys):
     bad.write_bytes(b"not an archive")
     assert main(["prep", "fotaq-lines", str(tmp_path / "out"), "--archive", str(bad)]) == 2
     assert f"{bad}" in capsys.readouterr().err
+    raw = _archive(tmp_path / "raw.1c", {"AND1.DOG": b"\0" * 200}, codec=0)  # uncompressed .SB clips
+    assert main(["prep", "fotaq-lines", str(tmp_path / "out"), "--archive", str(raw)]) == 2
+    assert "speech codec is not one soundfile reads" in capsys.readouterr().err
 
 
 def test_the_installed_game_gives_hours_of_lines_each_with_its_own_recording(tmp_path):
