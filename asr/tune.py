@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--betas", type=float, nargs="+", default=list(DEFAULT_BETAS), help="word bonuses to try")
     parser.add_argument("--unk-scores", type=float, nargs="+", metavar="SCORE",
                         help="unknown-word scores to try as well (instead of the one --unk-score)")
-    parser.add_argument("--plot", help="heat map PNG (default: tune-<manifest>-<model>.png here)")
+    parser.add_argument("--plot", help="heat map PNG (default: beside --json with .png, "
+                        "else tune-<manifest>-<model>.png here)")
     parser.add_argument("--json", help="write the grid and the best pair to this JSON file")
 
 
@@ -39,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     data = cached_log_probs(args.model, args.manifest, args.device, args.batch_size, args.cache_dir, args.refresh)
     cache = data.cache
     config = BeamSearchConfig(**search_options(args))  # beam width and unknown-word score; alpha/beta are tuned
-    plot = Path(args.plot or f"tune-{Path(args.manifest).stem}-{Path(args.model).stem}.png")
+    # beside the JSON when there is one: a run's results stay in its folder, not the working directory
+    default_plot = (Path(args.json).with_suffix(".png") if args.json
+                    else Path(f"tune-{Path(args.manifest).stem}-{Path(args.model).stem}.png"))
+    plot = Path(args.plot) if args.plot else default_plot
     log_probs = [lp.numpy() for lp in cache.float_log_probs()]
     references = [normalize_text(t) for t in cache.texts]
     tokenizer = tokenizer_from_dict(cache.tokenizer)
