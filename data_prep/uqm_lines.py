@@ -127,6 +127,37 @@ class Prepared:
             write_copy(target, data)
         self.rows.append({"id": id, "audio": str(target.resolve()), "duration": round(duration, 4), **row})
 
+    def keep_samples(self, target: Path, samples, rate: int, **row) -> None:
+        """Write a kept recording's samples to ``target`` as 16-bit FLAC and add its manifest row."""
+        import soundfile
+
+        flac = io.BytesIO()
+        soundfile.write(flac, samples, rate, format="FLAC", subtype="PCM_16")
+        self.keep(target, flac.getvalue(), duration=len(samples) / rate, **row)
+
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+
+@dataclass
+class LineLimits:
+    """Which of a game's lines to keep: its recording's length and pace, and text that says what was spoken."""
+
+    min_s: float = 0.8
+    max_s: float = 16.0
+    min_chars_per_s: float = 4.0  # slower: laughing, humming, a long pause the text does not show
+    max_chars_per_s: float = 25.0  # faster than any speech: the text says more than the recording
+
+    def why_left_out(self, written: str, text: str, duration: float, not_spoken: re.Pattern) -> str:
+        """Why the line is left out ("" to keep it): ``written`` as the game has it, ``text`` normalised."""
+        if not_spoken.search(written) or not text:
+            return "digits, stage directions or no words"
+        if not self.min_s <= duration <= self.max_s:
+            return f"shorter than {self.min_s:g} s or longer than {self.max_s:g} s"
+        if not self.min_chars_per_s <= len(text) / duration <= self.max_chars_per_s:
+            return f"not {self.min_chars_per_s:g}-{self.max_chars_per_s:g} characters a second"
+        return ""
+
 
 def prepare(config: UQMLinesConfig, out: Path, progress: bool = False) -> Prepared:
     """Copy the kept recordings to ``out/audio/`` and return their manifest rows (and what went wrong)."""
@@ -174,6 +205,22 @@ def split(rows: list[dict], dev_lines: int, seed: int) -> tuple[list[dict], list
 
 
 # --- `asr prep uqm-lines` ------------------------------------------------------------------------
+
+
+def add_corpus_arguments(parser: argparse.ArgumentParser, dev_lines: int) -> None:
+    """The options every game-lines command has: the output folder, the dev lines and the seed of their draw."""
+    parser.add_argument("out", help="folder for train.jsonl, dev.jsonl, corpus.json and audio/")
+    parser.add_argument("--dev-lines", type=int, default=dev_lines, help="random lines set aside as the trainer's dev set")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def prepare_and_write(prepare, config, out: Path, source: Path, name: str, package: str) -> int:
+    """Run a game-lines command's ``prepare(config, out)`` into ``out`` and write its corpus (the exit status)."""
+    out.mkdir(parents=True, exist_ok=True)
+    prepared = prepare(config, out, progress=True)
+    if not prepared.rows:
+        raise InputError(source, "no usable recording")
+    return write_corpus(out, name, package, prepared, config.dev_lines, config.seed, "characters")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
