@@ -123,7 +123,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lm", help="language model folder from `asr lm build`")
     parser.add_argument("--alpha", type=float, help="LM weight")
     parser.add_argument("--beta", type=float, help="word insertion bonus")
-    parser.add_argument("--report", help="alignment report file (default: <manifest>-<model>[-lm].report.txt here)")
+    parser.add_argument("--report", help="alignment report file (default: beside --json as .report.txt, else "
+                                         "<manifest>-<model>[-lm].report.txt here)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
 
 
@@ -150,8 +151,13 @@ def run(args: argparse.Namespace) -> int:
         name = "beam + LM" if args.lm else "beam"
         rows[name] = (score(cache.texts, [r.text for r in results], cache.ids), time.perf_counter() - start)
     final_name, (final, _) = list(rows.items())[-1]
-    report = Path(args.report or f"{Path(args.manifest).stem}-{Path(args.model).stem}"
-                                 f"{'-lm' if args.lm else ''}.report.txt")
+    # beside the JSON when there is one: a run's results stay in its folder, not the working directory
+    if args.report:
+        report = Path(args.report)
+    elif args.json:
+        report = Path(args.json).with_suffix(".report.txt")
+    else:
+        report = Path(f"{Path(args.manifest).stem}-{Path(args.model).stem}{'-lm' if args.lm else ''}.report.txt")
     report.write_text(final.report(), encoding="utf-8")
 
     model_rtf = None if data.model_seconds is None else data.model_seconds / data.audio_seconds

@@ -144,10 +144,11 @@ def test_evaluate_and_tune_read_segments_starting_at_offset_zero(tiny_model, tin
     assert '"offset": 0.0' in manifest.read_text()
     cache = ["--cache-dir", str(tmp_path / "cache")]
     assert asr_main(["evaluate", "--model", str(tiny_model), "--manifest", str(manifest), *cache,
-                     "--report", str(tmp_path / "report.txt"), "--json", str(tmp_path / "eval.json")]) == 0
+                     "--json", str(tmp_path / "eval.json")]) == 0
     figures = json.loads((tmp_path / "eval.json").read_text())
     assert figures["utterances"] == 4
-    assert figures["decoders"]["greedy"]["wer"] == 0.0, (tmp_path / "report.txt").read_text()
+    # no --report: the alignment report goes beside the JSON
+    assert figures["decoders"]["greedy"]["wer"] == 0.0, (tmp_path / "eval.report.txt").read_text()
     assert asr_main(["tune", "--model", str(tiny_model), "--manifest", str(manifest), "--lm", str(tiny_lm), *cache,
                      "--alphas", "0.5", "--betas", "0", "--plot", str(tmp_path / "grid.png"),
                      "--json", str(tmp_path / "tune.json")]) == 0
